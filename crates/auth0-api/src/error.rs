@@ -1,0 +1,124 @@
+//! The one error type of the client. Messages carry what Auth0 said and which endpoint (method
+//! and path pattern, never ids, query strings or secrets) so that they are safe to show.
+
+use std::time::Duration;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Auth0 answered with its standard error body.
+    #[error("Auth0 answered {status} {error} on {endpoint}: {message}")]
+    Api { status: u16, error: String, message: String, error_code: Option<String>, endpoint: String },
+
+    /// `/oauth/token` refused the credentials (OAuth-style body).
+    #[error("Auth0 refused the credentials ({status} {error}): {description}")]
+    Auth { status: u16, error: String, description: String },
+
+    /// The rate limit did not lift within the configured budget.
+    #[error("Auth0 kept rate-limiting {endpoint}; gave up after waiting {waited:?}")]
+    RateLimited { endpoint: String, waited: Duration },
+
+    /// No complete response, even after retries (refused, dropped, timed out).
+    #[error("no complete response from Auth0 on {endpoint} after {attempts} attempt(s): {detail}")]
+    Transport { endpoint: String, attempts: u32, detail: String, timed_out: bool },
+
+    /// A response that is not what the API documents.
+    #[error("unexpected response from Auth0 on {endpoint}: {detail}")]
+    Decode { endpoint: String, detail: String },
+
+    #[error("invalid Auth0 client configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// The HTTP status Auth0 answered with, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } | Error::Auth { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            Error::Api { error_code, .. } => error_code.as_deref(),
+            Error::Auth { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Builds the error for a non-success response from its body.
+    pub(crate) fn from_response(status: u16, body: &[u8], endpoint: &str) -> Error {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct ApiBody {
+            error: Option<String>,
+            message: Option<String>,
+            error_code: Option<String>,
+            error_description: Option<String>,
+        }
+        let reason = || {
+            reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Error")
+                .to_string()
+        };
+        match serde_json::from_slice::<ApiBody>(body) {
+            Ok(b) if b.message.is_some() => Error::Api {
+                status,
+                error: b.error.unwrap_or_else(reason),
+                message: b.message.unwrap_or_default(),
+                error_code: b.error_code,
+                endpoint: endpoint.to_string(),
+            },
+            Ok(b) if b.error_description.is_some() || b.error.is_some() => Error::Auth {
+                status,
+                error: b.error.unwrap_or_else(reason),
+                description: b.error_description.unwrap_or_default(),
+            },
+            _ => Error::Api {
+                status,
+                error: reason(),
+                message: snippet(body),
+                error_code: None,
+                endpoint: endpoint.to_string(),
+            },
+        }
+    }
+}
+
+/// A short, printable excerpt of a non-JSON body.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let t: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if t.is_empty() {
+        "(empty body)".into()
+    } else {
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_auth0_bodies() {
+        let e = Error::from_response(
+            404,
+            br#"{"statusCode":404,"error":"Not Found","message":"The user does not exist.","errorCode":"inexistent_user"}"#,
+            "GET /api/v2/users/{id}",
+        );
+        assert_eq!(e.status(), Some(404));
+        assert_eq!(e.error_code(), Some("inexistent_user"));
+        assert!(e.to_string().contains("The user does not exist."));
+
+        let e = Error::from_response(401, br#"{"error":"access_denied","error_description":"Unauthorized"}"#, "x");
+        assert!(matches!(e, Error::Auth { .. }));
+
+        let e = Error::from_response(502, b"<html>Bad gateway</html>", "GET /api/v2/users");
+        assert!(e.to_string().contains("Bad gateway"));
+    }
+}

@@ -1,0 +1,305 @@
+//! The one path every request takes: bearer token, timeout, 429 waits, bounded retries.
+
+use crate::config::{ClientConfig, Credentials};
+use crate::error::{Error, Result};
+use crate::observer::{Event, NoopObserver, Observer};
+use crate::token::{CachedToken, TokenResponse};
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A request body; multipart forms are rebuilt for every attempt (they cannot be cloned).
+#[derive(Clone)]
+pub(crate) enum Body {
+    Empty,
+    Json(serde_json::Value),
+    Multipart(Arc<dyn Fn() -> reqwest::multipart::Form + Send + Sync>),
+}
+
+/// One request, described so that it can be sent again.
+pub(crate) struct Request {
+    pub method: Method,
+    /// Path with encoded segments, e.g. `/api/v2/users/auth0%7C123`.
+    pub path: String,
+    /// How the request is named in errors and counts: `GET /api/v2/users/{id}`.
+    pub endpoint: String,
+    pub query: Vec<(String, String)>,
+    pub body: Body,
+    /// Safe to send twice. Non-idempotent requests are retried only when they cannot have
+    /// reached Auth0 (connection refused) or were refused outright (429).
+    pub idempotent: bool,
+}
+
+impl Request {
+    pub fn get(path: String, endpoint: &str) -> Self {
+        Request { method: Method::GET, path, endpoint: endpoint.into(), query: vec![], body: Body::Empty, idempotent: true }
+    }
+
+    pub fn query(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.query.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// A 2xx answer.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+/// The Management API client. Cheap to share (`Arc` inside); safe to use from one thread or many.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) http: reqwest::Client,
+    pub(crate) config: Arc<ClientConfig>,
+    token: Arc<Mutex<Option<CachedToken>>>,
+    observer: Arc<dyn Observer>,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        Self::with_observer(config, Arc::new(NoopObserver))
+    }
+
+    pub fn with_observer(config: ClientConfig, observer: Arc<dyn Observer>) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("auth0_io/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?;
+        Ok(Client { http, config: Arc::new(config), token: Arc::new(Mutex::new(None)), observer })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Replaces the observer (the extension installs one per statement).
+    pub fn set_observer(&mut self, observer: Arc<dyn Observer>) {
+        self.observer = observer;
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{}", self.config.base_url.as_str().trim_end_matches('/'), path)
+    }
+
+    fn cached_token(&self) -> Option<String> {
+        let guard = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().filter(|t| t.is_fresh()).map(|t| t.value.clone())
+    }
+
+    fn forget_token(&self) {
+        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The bearer token for the next request, fetching one when needed.
+    async fn bearer(&self) -> Result<String> {
+        match &self.config.credentials {
+            Credentials::Token(t) => Ok(t.expose().to_string()),
+            Credentials::ClientCredentials { client_id, client_secret } => {
+                if let Some(t) = self.cached_token() {
+                    return Ok(t);
+                }
+                let body = serde_json::json!({
+                    "grant_type": "client_credentials",
+                    "client_id": client_id,
+                    "client_secret": client_secret.expose(),
+                    "audience": self.config.audience(),
+                });
+                let req = Request {
+                    method: Method::POST,
+                    path: "/oauth/token".into(),
+                    endpoint: "POST /oauth/token".into(),
+                    query: vec![],
+                    body: Body::Json(body),
+                    idempotent: true,
+                };
+                let answer = self.execute(&req, None).await?;
+                let t: TokenResponse = serde_json::from_slice(&answer.body).map_err(|e| Error::Decode {
+                    endpoint: req.endpoint.clone(),
+                    detail: format!("token response: {e}"),
+                })?;
+                let cached = CachedToken::new(t.access_token.clone(), Duration::from_secs(t.expires_in.max(2)));
+                *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(cached);
+                self.observer.on_event(&Event::TokenRefreshed);
+                Ok(t.access_token)
+            }
+        }
+    }
+
+    /// Sends an authenticated Management API request; refreshes the token once on a 401.
+    pub(crate) async fn send(&self, req: &Request) -> Result<Answer> {
+        let token = self.bearer().await?;
+        match self.execute(req, Some(&token)).await {
+            Err(Error::Api { status: 401, .. })
+                if matches!(self.config.credentials, Credentials::ClientCredentials { .. }) =>
+            {
+                self.forget_token();
+                let token = self.bearer().await?;
+                self.execute(req, Some(&token)).await
+            }
+            other => other,
+        }
+    }
+
+    /// One logical request: attempts, 429 waits and retries.
+    async fn execute(&self, req: &Request, bearer: Option<&str>) -> Result<Answer> {
+        let mut attempt: u32 = 0;
+        let mut rate_waited = Duration::ZERO;
+        loop {
+            attempt += 1;
+            let outcome = self.attempt(req, bearer).await;
+            let (wait, reason) = match outcome {
+                Ok((status, body, _)) if status.is_success() => return Ok(Answer { status, body }),
+                Ok((StatusCode::TOO_MANY_REQUESTS, body, headers)) => {
+                    let wait = rate_limit_wait(&headers);
+                    if rate_waited + wait > self.config.max_rate_limit_wait {
+                        let _ = body;
+                        return Err(Error::RateLimited { endpoint: req.endpoint.clone(), waited: rate_waited });
+                    }
+                    rate_waited += wait;
+                    attempt -= 1; // waiting for the bucket is not a failed attempt
+                    self.observer.on_event(&Event::RateLimited { endpoint: req.endpoint.clone(), wait });
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Ok((status, body, _)) => {
+                    let retryable = matches!(status.as_u16(), 500 | 502 | 503 | 504) && req.idempotent;
+                    if !retryable || attempt > self.config.max_retries {
+                        return Err(Error::from_response(status.as_u16(), &body, &req.endpoint));
+                    }
+                    (self.backoff(attempt), format!("HTTP {status}"))
+                }
+                Err(e) => {
+                    let retryable = req.idempotent || e.is_connect();
+                    if !retryable || attempt > self.config.max_retries {
+                        return Err(Error::Transport {
+                            endpoint: req.endpoint.clone(),
+                            attempts: attempt,
+                            detail: describe(&e),
+                            timed_out: e.is_timeout(),
+                        });
+                    }
+                    (self.backoff(attempt), describe(&e))
+                }
+            };
+            self.observer.on_event(&Event::Retrying { endpoint: req.endpoint.clone(), attempt, wait, reason });
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One HTTP exchange, body included (a connection dropped mid-body is an error here, so it
+    /// is retried like any other broken connection).
+    async fn attempt(
+        &self,
+        req: &Request,
+        bearer: Option<&str>,
+    ) -> std::result::Result<(StatusCode, Bytes, HeaderMap), reqwest::Error> {
+        let mut rb = self.http.request(req.method.clone(), self.url(&req.path));
+        if !req.query.is_empty() {
+            rb = rb.query(&req.query);
+        }
+        if let Some(token) = bearer {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("Bearer invalid"));
+            value.set_sensitive(true);
+            rb = rb.header(reqwest::header::AUTHORIZATION, value);
+        }
+        rb = match &req.body {
+            Body::Empty => rb,
+            Body::Json(v) => rb.json(v),
+            Body::Multipart(make) => rb.multipart(make()),
+        };
+        let resp = rb.send().await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?;
+        Ok((status, body, headers))
+    }
+
+    /// Exponential back-off with jitter: `base * 2^(attempt-1)`, capped, scaled by 50–100%.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.config.base_backoff.saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
+        let capped = exp.min(self.config.max_backoff);
+        capped.mul_f64(0.5 + 0.5 * jitter())
+    }
+}
+
+/// How long a 429 asks us to wait: until `x-ratelimit-reset` (UNIX seconds), or `retry-after`,
+/// at least 100 ms and at most 60 s for one wait.
+fn rate_limit_wait(headers: &HeaderMap) -> Duration {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<f64>().ok());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let secs = if let Some(reset) = header("x-ratelimit-reset") {
+        reset - now
+    } else if let Some(after) = header("retry-after") {
+        after
+    } else {
+        1.0
+    };
+    Duration::from_secs_f64(secs.clamp(0.1, 60.0))
+}
+
+/// A number in [0, 1) that differs between calls and processes, without a RNG dependency.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A transport error without its URL (query strings may hold e-mail addresses), with its causes.
+fn describe(e: &reqwest::Error) -> String {
+    let mut out = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the response".to_string()
+    } else if e.is_request() {
+        "the connection broke while sending the request".to_string()
+    } else {
+        "transport error".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    let mut seen = 0;
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) && seen < 3 {
+            out.push_str(": ");
+            out.push_str(&text);
+            seen += 1;
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_wait_reads_reset() {
+        let mut h = HeaderMap::new();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        h.insert("x-ratelimit-reset", (now + 3).to_string().parse().unwrap());
+        let w = rate_limit_wait(&h);
+        assert!(w > Duration::from_millis(1500) && w <= Duration::from_secs(3), "{w:?}");
+        h.insert("x-ratelimit-reset", (now - 10).to_string().parse().unwrap());
+        assert_eq!(rate_limit_wait(&h), Duration::from_millis(100));
+        h.insert("x-ratelimit-reset", (now + 1000).to_string().parse().unwrap());
+        assert_eq!(rate_limit_wait(&h), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn jitter_in_range() {
+        for _ in 0..100 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j));
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Users: by id, by e-mail, and search pages (with a cursor that knows Auth0's 1000-result cap).
+
+use crate::error::{Error, Result};
+use crate::paths;
+use crate::transport::{Client, Request};
+use serde_json::{Map, Value};
+
+/// A user as Auth0 returns it (unset fields are absent).
+pub type User = Map<String, Value>;
+
+/// Auth0 pages through at most the first 1000 results of a search.
+pub const SEARCH_CAP: u64 = 1000;
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// One `GET /api/v2/users` request.
+#[derive(Debug, Clone, Default)]
+pub struct SearchParams {
+    /// Lucene query (search engine v3); `None` lists every user.
+    pub q: Option<String>,
+    /// `field:1` or `field:-1`.
+    pub sort: Option<String>,
+    pub page: u32,
+    pub per_page: u32,
+    /// Top-level fields to return (`None`: all).
+    pub fields: Option<Vec<String>>,
+}
+
+/// A page with totals (`include_totals=true`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct UsersPage {
+    #[serde(default)]
+    pub start: u64,
+    #[serde(default)]
+    pub limit: u64,
+    #[serde(default)]
+    pub length: u64,
+    #[serde(default)]
+    pub total: u64,
+    pub users: Vec<User>,
+}
+
+fn fields_query(req: Request, fields: Option<&[String]>) -> Request {
+    match fields {
+        Some(f) if !f.is_empty() => req.query("fields", f.join(",")).query("include_fields", "true"),
+        _ => req,
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8], endpoint: &str) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::Decode { endpoint: endpoint.into(), detail: e.to_string() })
+}
+
+impl Client {
+    /// `GET /api/v2/users/{id}`; `None` when the user does not exist (or the id cannot be one).
+    pub async fn get_user(&self, id: &str, fields: Option<&[String]>) -> Result<Option<User>> {
+        let Some(seg) = paths::segment(id) else { return Ok(None) };
+        let endpoint = "GET /api/v2/users/{id}";
+        let req = fields_query(Request::get(format!("/api/v2/users/{seg}"), endpoint), fields);
+        match self.send(&req).await {
+            Ok(a) => decode(&a.body, endpoint).map(Some),
+            Err(Error::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /api/v2/users-by-email` (exact, case-sensitive match; always an array).
+    pub async fn users_by_email(&self, email: &str, fields: Option<&[String]>) -> Result<Vec<User>> {
+        let endpoint = "GET /api/v2/users-by-email";
+        let req = fields_query(Request::get("/api/v2/users-by-email".into(), endpoint).query("email", email), fields);
+        let a = self.send(&req).await?;
+        decode(&a.body, endpoint)
+    }
+
+    /// One search page with totals.
+    pub async fn search_users(&self, p: &SearchParams) -> Result<UsersPage> {
+        let endpoint = "GET /api/v2/users";
+        let mut req = Request::get("/api/v2/users".into(), endpoint)
+            .query("page", p.page.to_string())
+            .query("per_page", p.per_page.min(MAX_PER_PAGE).to_string())
+            .query("include_totals", "true")
+            .query("search_engine", "v3");
+        if let Some(q) = &p.q {
+            req = req.query("q", q.clone());
+        }
+        if let Some(s) = &p.sort {
+            req = req.query("sort", s.clone());
+        }
+        let req = fields_query(req, p.fields.as_deref());
+        let a = self.send(&req).await?;
+        decode(&a.body, endpoint)
+    }
+}
+
+/// Walks the pages of one search, stopping at the end of the results, at `max_results`, or at
+/// Auth0's cap (the caller checks [`SearchCursor::total`] to know whether the cap cut it short).
+#[derive(Debug, Clone)]
+pub struct SearchCursor {
+    params: SearchParams,
+    /// Stop after this many users (a pushed-down LIMIT); `None`: as many as Auth0 allows.
+    max_results: Option<u64>,
+    fetched: u64,
+    total: Option<u64>,
+    done: bool,
+}
+
+impl SearchCursor {
+    pub fn new(q: Option<String>, sort: Option<String>, fields: Option<Vec<String>>, max_results: Option<u64>) -> Self {
+        let cap = max_results.unwrap_or(SEARCH_CAP).min(SEARCH_CAP);
+        // The largest page that still divides evenly into the allowed window.
+        let per_page = if cap < MAX_PER_PAGE as u64 { cap.max(1) as u32 } else { MAX_PER_PAGE };
+        SearchCursor {
+            params: SearchParams { q, sort, page: 0, per_page, fields },
+            max_results,
+            fetched: 0,
+            total: None,
+            done: max_results == Some(0),
+        }
+    }
+
+    /// Auth0's total for the query, known after the first page.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    pub fn params(&self) -> &SearchParams {
+        &self.params
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The next page of users, or `None` when there is nothing more to fetch.
+    pub async fn next_page(&mut self, client: &Client) -> Result<Option<Vec<User>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = client.search_users(&self.params).await?;
+        self.total = Some(page.total);
+        let got = page.users.len() as u64;
+        self.fetched += got;
+        self.params.page += 1;
+        let limit = self.max_results.unwrap_or(u64::MAX).min(SEARCH_CAP);
+        let next_end = (self.params.page as u64 + 1) * self.params.per_page as u64;
+        if got < self.params.per_page as u64 || self.fetched >= page.total || self.fetched >= limit || next_end > SEARCH_CAP {
+            self.done = true;
+        }
+        let mut users = page.users;
+        if let Some(max) = self.max_results {
+            let excess = self.fetched.saturating_sub(max);
+            users.truncate(users.len().saturating_sub(excess as usize));
+        }
+        Ok(Some(users))
+    }
+}
