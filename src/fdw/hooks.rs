@@ -1,0 +1,192 @@
+//! Where supabase-wrappers 0.1.28 is not enough, we wrap two of its callbacks.
+//!
+//! - `GetForeignRelSize`: the framework passes quals, sorts and a LIMIT but not the query's
+//!   shape; a LIMIT is only exact for the scan when the query reads this one table with nothing
+//!   in between (and when every restriction was offered as a qual). We read that from the
+//!   `PlannerInfo` and hand it to our `get_rel_size` through a thread-local. While the framework
+//!   extracts quals it also WARNs about every clause it cannot use (with a node dump); those
+//!   warnings are internal noise for our users and are silenced by an `emit_log_hook` during
+//!   that call only.
+//! - `ExplainForeignScan`: the framework prints its own debug lines and keeps the FDW instance
+//!   where we cannot reach it. Our instance registers its EXPLAIN lines under an id; the wrapper
+//!   maps the framework's state pointer (which `ExplainForeignScan` receives as `fdw_state`) to
+//!   that id.
+
+use super::pushdown::QueryShape;
+use pgrx::pg_sys;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::ffi::CString;
+use std::sync::OnceLock;
+
+type RelSizeFn = unsafe extern "C-unwind" fn(*mut pg_sys::PlannerInfo, *mut pg_sys::RelOptInfo, pg_sys::Oid);
+
+static FRAMEWORK_REL_SIZE: OnceLock<RelSizeFn> = OnceLock::new();
+
+thread_local! {
+    static SHAPE: Cell<Option<QueryShape>> = const { Cell::new(None) };
+    static PLANNED_ID: Cell<Option<u64>> = const { Cell::new(None) };
+    static IN_FRAMEWORK_PLANNING: Cell<bool> = const { Cell::new(false) };
+    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+    static STATE_TO_ID: RefCell<HashMap<usize, u64>> = RefCell::new(HashMap::new());
+    static EXPLAIN: RefCell<(VecDeque<u64>, HashMap<u64, Vec<(String, String)>>)> =
+        RefCell::new((VecDeque::new(), HashMap::new()));
+}
+
+/// Plans kept for EXPLAIN per backend (oldest forgotten first).
+const KEEP_PLANS: usize = 512;
+
+/// Installs our wrappers into the routine the framework built.
+pub fn install(routine: &mut pg_sys::FdwRoutine) {
+    if let Some(f) = routine.GetForeignRelSize {
+        let _ = FRAMEWORK_REL_SIZE.set(f);
+        routine.GetForeignRelSize = Some(get_foreign_rel_size);
+    }
+    routine.ExplainForeignScan = Some(explain_foreign_scan);
+}
+
+fn list_len(l: *mut pg_sys::List) -> usize {
+    if l.is_null() {
+        0
+    } else {
+        // SAFETY: a non-null List pointer from the planner.
+        unsafe { (*l).length as usize }
+    }
+}
+
+/// # Safety
+/// Called by the planner with valid `root` and `baserel`.
+unsafe fn query_shape(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::RelOptInfo) -> QueryShape {
+    unsafe {
+        let parse = (*root).parse;
+        let single = pg_sys::bms_membership((*root).all_baserels) == pg_sys::BMS_Membership::BMS_SINGLETON;
+        let nothing_between = !parse.is_null()
+            && (*parse).groupClause.is_null()
+            && !(*parse).hasAggs
+            && (*parse).groupingSets.is_null()
+            && (*parse).havingQual.is_null()
+            && (*parse).distinctClause.is_null()
+            && !(*parse).hasWindowFuncs
+            && !(*parse).hasTargetSRFs
+            && (*parse).setOperations.is_null();
+        QueryShape {
+            restrictions: list_len((*baserel).baserestrictinfo),
+            pathkeys: list_len((*root).query_pathkeys),
+            limit_applies_to_scan: single && nothing_between,
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn get_foreign_rel_size(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+) {
+    let Some(framework) = FRAMEWORK_REL_SIZE.get() else { return };
+    unsafe {
+        SHAPE.set(Some(query_shape(root, baserel)));
+        PLANNED_ID.set(None);
+        IN_FRAMEWORK_PLANNING.set(true);
+        // If this raises an ERROR, the flag stays set until the next planning; the log hook
+        // only ever hides the framework's own warnings, so that is harmless.
+        framework(root, baserel, foreigntableid);
+        IN_FRAMEWORK_PLANNING.set(false);
+        SHAPE.set(None);
+        if let Some(id) = PLANNED_ID.take() {
+            let state = (*baserel).fdw_private as usize;
+            STATE_TO_ID.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() > KEEP_PLANS * 4 {
+                    m.clear();
+                }
+                m.insert(state, id);
+            });
+        }
+    }
+}
+
+/// The query shape for the relation being planned (inside our wrapper only).
+pub fn current_shape() -> Option<QueryShape> {
+    SHAPE.get()
+}
+
+/// A new EXPLAIN id for an instance being planned.
+pub fn new_explain_id() -> u64 {
+    let id = NEXT_ID.get();
+    NEXT_ID.set(id + 1);
+    PLANNED_ID.set(Some(id));
+    id
+}
+
+/// Sets (or replaces) the EXPLAIN lines of an instance.
+pub fn set_explain(id: u64, lines: Vec<(String, String)>) {
+    EXPLAIN.with(|e| {
+        let (order, map) = &mut *e.borrow_mut();
+        if map.insert(id, lines).is_none() {
+            order.push_back(id);
+            while order.len() > KEEP_PLANS {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+    });
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanState, es: *mut pg_sys::ExplainState) {
+    unsafe {
+        let state = (*node).fdw_state as usize;
+        let id = STATE_TO_ID.with(|m| m.borrow().get(&state).copied());
+        let lines = id.and_then(|id| EXPLAIN.with(|e| e.borrow().1.get(&id).cloned()));
+        let verbose = (*es).verbose;
+        for (label, value) in lines.unwrap_or_default() {
+            if label.starts_with("Auth0 Fields") && !verbose {
+                continue;
+            }
+            let (Ok(l), Ok(v)) = (CString::new(label), CString::new(value)) else { continue };
+            pg_sys::ExplainPropertyText(l.as_ptr(), v.as_ptr(), es);
+        }
+    }
+}
+
+/// Silences the framework's warnings about clauses it cannot push (they are expected: Postgres
+/// evaluates those clauses itself). Everything else passes through to any previous hook.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
+    unsafe {
+        if IN_FRAMEWORK_PLANNING.get() && !edata.is_null() && (*edata).elevel == pg_sys::WARNING as i32 {
+            let msg = (*edata).message;
+            if !msg.is_null() {
+                let text = std::ffi::CStr::from_ptr(msg).to_string_lossy();
+                const NOISE: &[&str] = &[
+                    "unsupported operator expression in qual",
+                    "only support const scalar array in qual",
+                    "unsupported qual",
+                    "only support binary operator expression",
+                    "operator is empty",
+                ];
+                if NOISE.iter().any(|n| text.starts_with(n)) {
+                    (*edata).output_to_client = false;
+                    (*edata).output_to_server = false;
+                }
+            }
+        }
+        if let Some(prev) = PREVIOUS_EMIT_LOG.get().copied().flatten() {
+            prev(edata);
+        }
+    }
+}
+
+type EmitLogFn = unsafe extern "C-unwind" fn(*mut pg_sys::ErrorData);
+static PREVIOUS_EMIT_LOG: OnceLock<Option<EmitLogFn>> = OnceLock::new();
+
+/// Installs the log filter (from `_PG_init`, once per backend).
+pub fn install_log_filter() {
+    // SAFETY: hooks are process globals set during library load, on the backend's main thread.
+    unsafe {
+        let _ = PREVIOUS_EMIT_LOG.set(pg_sys::emit_log_hook);
+        pg_sys::emit_log_hook = Some(emit_log);
+    }
+}

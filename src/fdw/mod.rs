@@ -1,0 +1,247 @@
+//! The `auth0` foreign data wrapper: `auth0.users` as a foreign table.
+//!
+//! The plan is decided at planning time (`get_rel_size`, where the framework creates the
+//! instance) and finished at `begin_scan`, when parameter values are known.
+
+pub mod columns;
+mod hooks;
+pub mod lucene;
+pub mod pushdown;
+mod row;
+mod scan;
+
+use crate::error::{Error, Result};
+use crate::options::{self, Strategy};
+use crate::server::Server;
+use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
+use pushdown::{Access, Plan, QueryShape};
+use row::OutColumn;
+use scan::Scan;
+use std::collections::HashMap;
+use supabase_wrappers::prelude::*;
+
+pub use hooks::install_log_filter;
+
+#[wrappers_fdw(
+    version = "0.1.0",
+    author = "auth0_io",
+    website = "https://github.com/auth0-io/auth0_io",
+    error_type = "Error"
+)]
+pub struct Auth0Fdw {
+    server: Server,
+    shape: QueryShape,
+    explain_id: Option<u64>,
+    /// What `begin_scan` was given; the remote scan starts at the first `iter_scan`.
+    request: Option<ScanRequest>,
+    plan: Option<Plan>,
+    out: Vec<OutColumn>,
+    scan: Option<Scan>,
+    strategy: Strategy,
+}
+
+/// The inputs of a scan, kept from `begin_scan` to the first row.
+///
+/// Parameters of InitPlans attached to this scan (`WHERE user_id = (SELECT ...)`) are not
+/// evaluated yet when `BeginForeignScan` runs (Postgres sets them up after it), so the
+/// framework's begin-time values are missing; it evaluates them again before every row, into
+/// a value shared with our copy of the quals. Starting at the first row sees them.
+struct ScanRequest {
+    quals: Vec<Qual>,
+    columns: Vec<Column>,
+    sorts: Vec<Sort>,
+    limit: Option<Limit>,
+}
+
+impl Auth0Fdw {
+    fn make_plan(&self, quals: &[Qual], columns: &[Column], sorts: &[Sort], limit: &Option<Limit>) -> Plan {
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        pushdown::plan(quals, &names, sorts, limit, &self.shape)
+    }
+
+    /// Plans with the parameter values known now and makes the first request(s).
+    fn start(&mut self) -> Result<()> {
+        let Some(req) = &self.request else { return Ok(()) };
+        let quals = pushdown::with_parameter_values(&req.quals);
+        let plan = self.make_plan(&quals, &req.columns, &req.sorts, &req.limit);
+        let scan = Scan::start(&self.server.client, &plan)?;
+        if let Some(id) = self.explain_id {
+            hooks::set_explain(id, explain_lines(self.strategy, &plan, Some(&scan)));
+        }
+        self.plan = Some(plan);
+        self.scan = Some(scan);
+        Ok(())
+    }
+}
+
+/// What EXPLAIN shows for a plan (and, after execution, how many requests it took).
+fn explain_lines(strategy_option: Strategy, plan: &Plan, scan: Option<&Scan>) -> Vec<(String, String)> {
+    {
+        let mut lines = Vec::new();
+        let (strategy, request) = match &plan.access {
+            Access::UserId(_) => ("lookup by user_id", "GET /api/v2/users/{id}".to_string()),
+            Access::Email(_) => ("lookup by email", "GET /api/v2/users-by-email".to_string()),
+            Access::Search => ("search", "GET /api/v2/users (search_engine=v3, per_page≤100)".to_string()),
+        };
+        lines.push(("Auth0 Strategy".into(), format!("{strategy} (strategy option: {})", strategy_option.as_str())));
+        lines.push(("Auth0 Request".into(), request));
+        if plan.access == Access::Search {
+            lines.push(("Auth0 Query".into(), plan.query().unwrap_or_else(|| "(all users)".into())));
+            if let Some(s) = &plan.sort {
+                lines.push(("Auth0 Sort".into(), s.clone()));
+            }
+            if let Some(l) = plan.limit {
+                lines.push(("Auth0 Limit".into(), l.to_string()));
+            }
+        }
+        if !plan.local.is_empty() {
+            lines.push(("Auth0 Not Pushed".into(), plan.local.join(", ")));
+        }
+        lines.push((
+            "Auth0 Fields".into(),
+            plan.fields.as_ref().map(|f| f.join(", ")).unwrap_or_else(|| "(whole users)".into()),
+        ));
+        if let Some(s) = scan {
+            lines.push(("Auth0 Requests".into(), s.requests.to_string()));
+        }
+        lines
+    }
+}
+
+impl ForeignDataWrapper<Error> for Auth0Fdw {
+    fn new(server: ForeignServer) -> Result<Self> {
+        let strategy = options::strategy(&server.options, &HashMap::new())?;
+        Ok(Auth0Fdw {
+            server: Server::open(server.server_oid)?,
+            shape: QueryShape::default(),
+            explain_id: None,
+            request: None,
+            plan: None,
+            out: Vec::new(),
+            scan: None,
+            strategy,
+        })
+    }
+
+    fn get_rel_size(
+        &mut self,
+        quals: &[Qual],
+        columns: &[Column],
+        sorts: &[Sort],
+        limit: &Option<Limit>,
+        options: &HashMap<String, String>,
+    ) -> Result<(i64, i32)> {
+        self.strategy = options::strategy(&self.server.options, options)?;
+        if let Some(shape) = hooks::current_shape() {
+            self.shape = shape;
+        }
+        let plan = self.make_plan(&pushdown::with_parameter_values(quals), columns, sorts, limit);
+        let id = hooks::new_explain_id();
+        self.explain_id = Some(id);
+        hooks::set_explain(id, explain_lines(self.strategy, &plan, None));
+        let rows = match (&plan.access, plan.limit) {
+            (Access::UserId(_) | Access::Email(_), _) => 1,
+            (Access::Search, Some(l)) => l.min(1000) as i64,
+            // Kept under jit_above_cost: JIT only slows these scans down.
+            (Access::Search, None) if plan.conditions.is_empty() => 10_000,
+            (Access::Search, None) => 1_000,
+        };
+        Ok((rows, 600))
+    }
+
+    fn begin_scan(
+        &mut self,
+        quals: &[Qual],
+        columns: &[Column],
+        sorts: &[Sort],
+        limit: &Option<Limit>,
+        options: &HashMap<String, String>,
+    ) -> Result<()> {
+        self.strategy = options::strategy(&self.server.options, options)?;
+        self.out = row::out_columns(columns)?;
+        self.request = Some(ScanRequest {
+            quals: quals.to_vec(),
+            columns: columns.to_vec(),
+            sorts: sorts.to_vec(),
+            limit: limit.clone(),
+        });
+        self.scan = None;
+        self.plan = None;
+        Ok(())
+    }
+
+    fn iter_scan(&mut self, row: &mut Row) -> Result<Option<()>> {
+        if self.scan.is_none() {
+            self.start()?;
+        }
+        let (Some(scan), Some(plan)) = (self.scan.as_mut(), self.plan.as_ref()) else { return Ok(None) };
+        match scan.next(&self.server.client)? {
+            Some(user) => {
+                row::fill(row, user, &self.out, plan.q_text.as_deref())?;
+                Ok(Some(()))
+            }
+            None => {
+                if let Some(id) = self.explain_id {
+                    hooks::set_explain(id, explain_lines(self.strategy, plan, Some(scan)));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn re_scan(&mut self) -> Result<()> {
+        // Same parameters (the framework restarts the scan itself when they change): read again.
+        self.scan = None;
+        Ok(())
+    }
+
+    fn end_scan(&mut self) -> Result<()> {
+        self.scan = None;
+        Ok(())
+    }
+
+    fn import_foreign_schema(&mut self, stmt: ImportForeignSchemaStmt) -> Result<Vec<String>> {
+        if stmt.remote_schema != "auth0" {
+            return Err(Error::invalid(
+                PgSqlErrorCode::ERRCODE_FDW_SCHEMA_NOT_FOUND,
+                format!("remote schema \"{}\" does not exist", stmt.remote_schema),
+            )
+            .with_hint("Use IMPORT FOREIGN SCHEMA auth0 FROM SERVER <server> INTO <schema>."));
+        }
+        let wanted = match stmt.list_type {
+            ImportSchemaType::FdwImportSchemaAll => true,
+            ImportSchemaType::FdwImportSchemaLimitTo => stmt.table_list.iter().any(|t| t == "users"),
+            ImportSchemaType::FdwImportSchemaExcept => !stmt.table_list.iter().any(|t| t == "users"),
+        };
+        Ok(if wanted { vec![columns::create_users_table(&stmt.local_schema, &self.server.name)] } else { vec![] })
+    }
+
+    fn fdw_routine_hook(routine: &mut supabase_wrappers::FdwRoutine<pgrx::AllocatedByRust>) {
+        hooks::install(routine);
+    }
+
+    fn validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) -> Result<()> {
+        let opts = options::parse_list(&options);
+        match catalog {
+            Some(c) if c == FOREIGN_SERVER_RELATION_ID => options::validate_server(&opts),
+            Some(c) if c == pg_sys::UserMappingRelationId => options::validate_user_mapping(&opts),
+            Some(c) if c == FOREIGN_TABLE_RELATION_ID => options::validate_table(&opts),
+            Some(c) if c == FOREIGN_DATA_WRAPPER_RELATION_ID => match opts.keys().next() {
+                Some(name) => Err(Error::invalid(
+                    PgSqlErrorCode::ERRCODE_FDW_INVALID_OPTION_NAME,
+                    format!("invalid option \"{name}\" for the auth0 foreign data wrapper"),
+                )
+                .with_hint("Options go on the server (domain/api_url) and the user mapping (credentials).")),
+                None => Ok(()),
+            },
+            _ => match opts.keys().next() {
+                Some(name) => Err(Error::invalid(
+                    PgSqlErrorCode::ERRCODE_FDW_INVALID_OPTION_NAME,
+                    format!("invalid option \"{name}\": auth0 columns take no options"),
+                )),
+                None => Ok(()),
+            },
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! From a foreign server to a ready client: server options, the current role's user mapping,
+//! and a per-backend cache of clients (so tokens and connections are reused across statements;
+//! changing the options makes a new client).
+
+use crate::error::{Error, Result};
+use crate::options;
+use auth0_api::Client;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// An auth0 server as seen by the current role.
+#[derive(Clone)]
+pub struct Server {
+    pub oid: pg_sys::Oid,
+    pub name: String,
+    pub options: HashMap<String, String>,
+    pub client: Client,
+}
+
+thread_local! {
+    /// (server oid, role oid) -> (fingerprint of the options, client)
+    static CLIENTS: RefCell<HashMap<(u32, u32), (u64, Client)>> = RefCell::new(HashMap::new());
+}
+
+/// Reads a `List` of `DefElem` options.
+///
+/// # Safety
+/// `list` must be a valid options list (from the catalog).
+pub unsafe fn options_of(list: *mut pg_sys::List) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    if list.is_null() {
+        return Ok(out);
+    }
+    unsafe {
+        for i in 0..(*list).length as usize {
+            let def = (*(*list).elements.add(i)).ptr_value as *mut pg_sys::DefElem;
+            let name = CStr::from_ptr((*def).defname).to_string_lossy().into_owned();
+            let value = CStr::from_ptr(pg_sys::defGetString(def)).to_string_lossy().into_owned();
+            out.insert(name, value);
+        }
+    }
+    Ok(out)
+}
+
+impl Server {
+    /// The server by oid, with the current role's user mapping.
+    pub fn open(oid: pg_sys::Oid) -> Result<Server> {
+        // SAFETY: GetForeignServer errors (ERROR, not UB) for a missing oid; the result is palloc'd.
+        let (name, server_opts) = unsafe {
+            let fs = pg_sys::GetForeignServer(oid);
+            let name = CStr::from_ptr((*fs).servername).to_string_lossy().into_owned();
+            (name, options_of((*fs).options)?)
+        };
+        let mapping = user_mapping(oid, &name)?;
+        let role = unsafe { pg_sys::GetUserId() };
+        let fingerprint = {
+            let mut h = DefaultHasher::new();
+            let mut all: Vec<(&String, &String)> = server_opts.iter().chain(mapping.iter()).collect();
+            all.sort();
+            all.hash(&mut h);
+            h.finish()
+        };
+        let key = (oid.to_u32(), role.to_u32());
+        let cached = CLIENTS.with(|c| c.borrow().get(&key).filter(|(f, _)| *f == fingerprint).map(|(_, cl)| cl.clone()));
+        let client = match cached {
+            Some(c) => c,
+            None => {
+                let cfg = options::client_config(&server_opts, &mapping)?;
+                let client = Client::with_observer(cfg, Arc::new(crate::runtime::NoticeObserver))?;
+                CLIENTS.with(|c| c.borrow_mut().insert(key, (fingerprint, client.clone())));
+                client
+            }
+        };
+        Ok(Server { oid, name, options: server_opts, client })
+    }
+
+    /// The one auth0 server when `name` is NULL, or the named one.
+    pub fn find(name: Option<&str>) -> Result<Server> {
+        let servers = auth0_servers()?;
+        let oid = match name {
+            Some(n) => servers.iter().find(|(_, sn)| sn == n).map(|(o, _)| *o).ok_or_else(|| {
+                Error::invalid(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("auth0 server \"{n}\" does not exist"))
+                    .with_hint(list_hint(&servers))
+            })?,
+            None => match servers.as_slice() {
+                [(oid, _)] => *oid,
+                [] => {
+                    return Err(Error::invalid(
+                        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+                        "there is no server of the foreign data wrapper auth0",
+                    )
+                    .with_hint("CREATE SERVER my_tenant FOREIGN DATA WRAPPER auth0 OPTIONS (domain 'tenant.eu.auth0.com');"))
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        PgSqlErrorCode::ERRCODE_AMBIGUOUS_PARAMETER,
+                        "more than one auth0 server exists; say which one",
+                    )
+                    .with_hint(list_hint(&servers)))
+                }
+            },
+        };
+        Server::open(oid)
+    }
+}
+
+fn list_hint(servers: &[(pg_sys::Oid, String)]) -> String {
+    let names: Vec<&str> = servers.iter().map(|(_, n)| n.as_str()).collect();
+    if names.is_empty() {
+        "No auth0 server exists yet.".into()
+    } else {
+        format!("Pass server => one of: {}.", names.join(", "))
+    }
+}
+
+/// Every server of the `auth0` wrapper (oid, name), by name.
+fn auth0_servers() -> Result<Vec<(pg_sys::Oid, String)>> {
+    let rows = pgrx::Spi::connect(|client| {
+        let mut out = Vec::new();
+        let table = client.select(
+            "SELECT s.oid, s.srvname::text FROM pg_foreign_server s
+               JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+              WHERE w.fdwname = 'auth0' ORDER BY 2",
+            None,
+            &[],
+        )?;
+        for row in table {
+            let oid: Option<pg_sys::Oid> = row.get(1)?;
+            let name: Option<String> = row.get(2)?;
+            if let (Some(o), Some(n)) = (oid, name) {
+                out.push((o, n));
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    });
+    rows.map_err(|e| Error::invalid(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("cannot list auth0 servers: {e}")))
+}
+
+/// The current role's user mapping options for the server (or PUBLIC's), with a helpful error.
+fn user_mapping(server: pg_sys::Oid, server_name: &str) -> Result<HashMap<String, String>> {
+    // GetUserMapping raises a bare ERROR when there is none: check first to give a hint. The
+    // catalog itself is not readable by ordinary roles, the syscache lookup has no such check.
+    let role = unsafe { pg_sys::GetUserId() };
+    let exists = |user: pg_sys::Oid| unsafe {
+        let tup = pg_sys::SearchSysCache2(
+            pg_sys::SysCacheIdentifier::USERMAPPINGUSERSERVER as i32,
+            pg_sys::Datum::from(user),
+            pg_sys::Datum::from(server),
+        );
+        if tup.is_null() {
+            false
+        } else {
+            pg_sys::ReleaseSysCache(tup);
+            true
+        }
+    };
+    if !exists(role) && !exists(pg_sys::InvalidOid) {
+        return Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("no user mapping for the current role on auth0 server \"{server_name}\""),
+        )
+        .with_hint(format!(
+            "CREATE USER MAPPING FOR CURRENT_USER SERVER {server_name} OPTIONS (client_id '...', client_secret '...');"
+        )));
+    }
+    // SAFETY: a mapping exists (checked above), so GetUserMapping returns a valid palloc'd struct.
+    unsafe {
+        let um = pg_sys::GetUserMapping(role, server);
+        options_of((*um).options)
+    }
+}

@@ -1,0 +1,122 @@
+//! Shared harness of the SQL integration tests: a database of its own per test in the cluster
+//! that `scripts/test` starts, and an emulator of its own per test (so request counts are exact).
+
+#![allow(dead_code)]
+
+use auth0_emulator::{spawn, Config, Running};
+use postgres::{Client, NoTls, Row};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub struct Db {
+    pub client: Client,
+    pub name: String,
+}
+
+fn pg_env() -> (String, String) {
+    let host = std::env::var("AUTH0_IO_TEST_PGHOST")
+        .expect("AUTH0_IO_TEST_PGHOST is not set: run the integration tests through scripts/test");
+    let port = std::env::var("AUTH0_IO_TEST_PGPORT").unwrap_or_else(|_| "5432".into());
+    (host, port)
+}
+
+pub fn connect(db: &str) -> Client {
+    let (host, port) = pg_env();
+    Client::connect(&format!("host={host} port={port} user=postgres dbname={db}"), NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to the test cluster at {host}:{port}: {e}"))
+}
+
+static SERIAL: AtomicU32 = AtomicU32::new(0);
+
+impl Db {
+    /// A fresh database with the extension created.
+    pub fn new(test: &str) -> Db {
+        let name = format!("t_{}_{}_{}", test, std::process::id(), SERIAL.fetch_add(1, Ordering::SeqCst));
+        let mut admin = connect("postgres");
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).unwrap();
+        let mut client = connect(&name);
+        client.batch_execute("CREATE EXTENSION auth0_io").unwrap();
+        Db { client, name }
+    }
+
+    pub fn exec(&mut self, sql: &str) {
+        self.client.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e)));
+    }
+
+    pub fn rows(&mut self, sql: &str) -> Vec<Row> {
+        self.client.query(sql, &[]).unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e)))
+    }
+
+    pub fn one<T: for<'a> postgres::types::FromSql<'a>>(&mut self, sql: &str) -> T {
+        self.client.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e))).get(0)
+    }
+
+    /// The error a statement must raise: (SQLSTATE, message, detail, hint).
+    pub fn error(&mut self, sql: &str) -> DbError {
+        match self.client.batch_execute(sql) {
+            Ok(()) => panic!("expected an error from: {sql}"),
+            Err(e) => {
+                let db = e.as_db_error().unwrap_or_else(|| panic!("not a database error: {e}"));
+                DbError {
+                    code: db.code().code().to_string(),
+                    message: db.message().to_string(),
+                    detail: db.detail().map(str::to_string),
+                    hint: db.hint().map(str::to_string),
+                }
+            }
+        }
+    }
+
+    /// Points the database at `tenant` as `auth0.users`.
+    pub fn attach(&mut self, tenant: &Running) {
+        self.exec(&format!(
+            "CREATE SERVER emu FOREIGN DATA WRAPPER auth0 OPTIONS (api_url '{url}');
+             CREATE USER MAPPING FOR CURRENT_USER SERVER emu
+               OPTIONS (client_id '{id}', client_secret '{secret}');
+             CREATE SCHEMA auth0;
+             IMPORT FOREIGN SCHEMA auth0 FROM SERVER emu INTO auth0;",
+            url = tenant.url(),
+            id = auth0_emulator::state::DEFAULT_CLIENT_ID,
+            secret = auth0_emulator::state::DEFAULT_CLIENT_SECRET,
+        ));
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return; // keep the database for a post-mortem
+        }
+        if let Ok(mut admin) = std::panic::catch_unwind(|| connect("postgres")) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct DbError {
+    pub code: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl DbError {
+    pub fn text(&self) -> String {
+        format!("{} {} {:?} {:?}", self.code, self.message, self.detail, self.hint)
+    }
+}
+
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{}: {} (detail: {:?}, hint: {:?})", d.code().code(), d.message(), d.detail(), d.hint()),
+        None => e.to_string(),
+    }
+}
+
+pub fn tenant(users: usize) -> Running {
+    spawn(Config { seed_users: users, ..Config::default() }).expect("emulator starts")
+}
+
+pub fn tenant_with(config: Config) -> Running {
+    spawn(config).expect("emulator starts")
+}
