@@ -15,15 +15,29 @@ pub enum Error {
 
     /// Bad server, user-mapping or table options, or a bad argument: the user must change input.
     #[error("{message}")]
-    Invalid { code: PgSqlErrorCode, message: String, detail: Option<String>, hint: Option<String> },
+    Invalid {
+        code: PgSqlErrorCode,
+        message: String,
+        detail: Option<String>,
+        hint: Option<String>,
+    },
 
     /// Remote data that does not fit the column it goes into.
     #[error("Auth0 user {user_id}: field for column \"{column}\" cannot be read as {sql_type}")]
-    Column { column: String, sql_type: String, user_id: String, detail: String },
+    Column {
+        column: String,
+        sql_type: String,
+        user_id: String,
+        detail: String,
+    },
 
     /// A query that Auth0's search cannot answer completely.
     #[error("{message}")]
-    Incomplete { message: String, detail: String, hint: String },
+    Incomplete {
+        message: String,
+        detail: String,
+        hint: String,
+    },
 
     #[error(transparent)]
     Options(#[from] OptionsError),
@@ -37,7 +51,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An input error with the given SQLSTATE.
     pub fn invalid(code: PgSqlErrorCode, message: impl Into<String>) -> Self {
-        Error::Invalid { code, message: message.into(), detail: None, hint: None }
+        Error::Invalid {
+            code,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
     }
 
     pub fn with_detail(mut self, d: impl Into<String>) -> Self {
@@ -61,7 +80,12 @@ impl From<Error> for ErrorReport {
     fn from(e: Error) -> Self {
         match e {
             Error::Api(api) => api_report(api),
-            Error::Invalid { code, message, detail, hint } => {
+            Error::Invalid {
+                code,
+                message,
+                detail,
+                hint,
+            } => {
                 let mut r = ErrorReport::new(code, message, FUNC);
                 if let Some(d) = detail {
                     r = r.set_detail(d);
@@ -71,17 +95,28 @@ impl From<Error> for ErrorReport {
                 }
                 r
             }
-            Error::Column { column, sql_type, user_id, detail } => {
+            Error::Column {
+                column,
+                sql_type,
+                user_id,
+                detail,
+            } => {
                 let message = format!("Auth0 user {user_id}: field for column \"{column}\" cannot be read as {sql_type}");
                 ErrorReport::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, message, FUNC)
                     .set_detail(detail)
                     .set_hint("Declare the column with a type that fits the Auth0 field (text and jsonb take anything).")
             }
-            Error::Incomplete { message, detail, hint } => {
-                ErrorReport::new(PgSqlErrorCode::ERRCODE_FDW_REPLY_HANDLE, message, FUNC)
-                    .set_detail(detail)
-                    .set_hint(hint)
-            }
+            Error::Incomplete {
+                message,
+                detail,
+                hint,
+            } => ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                message,
+                FUNC,
+            )
+            .set_detail(detail)
+            .set_hint(hint),
             Error::Options(o) => o.into(),
             Error::Runtime(r) => r.into(),
         }

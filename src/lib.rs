@@ -45,24 +45,39 @@ mod tests {
             .unwrap();
     }
 
-    #[pg_test(error = "invalid value for option \"api_url\": invalid Auth0 client configuration: plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost), not 'example.com'")]
+    #[pg_test(
+        error = "invalid value for option \"api_url\": invalid Auth0 client configuration: plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost), not 'example.com'"
+    )]
     fn plain_http_needs_loopback() {
-        Spi::run("CREATE SERVER s FOREIGN DATA WRAPPER auth0 OPTIONS (api_url 'http://example.com')").unwrap();
+        Spi::run(
+            "CREATE SERVER s FOREIGN DATA WRAPPER auth0 OPTIONS (api_url 'http://example.com')",
+        )
+        .unwrap();
     }
 
     #[pg_test]
     fn import_foreign_schema_creates_typed_users() {
-        Spi::run("CREATE SERVER s FOREIGN DATA WRAPPER auth0 OPTIONS (api_url 'http://127.0.0.1:9')").unwrap();
+        Spi::run(
+            "CREATE SERVER s FOREIGN DATA WRAPPER auth0 OPTIONS (api_url 'http://127.0.0.1:9')",
+        )
+        .unwrap();
         Spi::run("CREATE USER MAPPING FOR CURRENT_USER SERVER s OPTIONS (client_id 'a', client_secret 'b')").unwrap();
-        Spi::run("CREATE SCHEMA auth0; IMPORT FOREIGN SCHEMA auth0 FROM SERVER s INTO auth0").unwrap();
+        Spi::run("CREATE SCHEMA auth0; IMPORT FOREIGN SCHEMA auth0 FROM SERVER s INTO auth0")
+            .unwrap();
         let types = Spi::get_one::<String>(
             "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
                FROM pg_attribute WHERE attrelid = 'auth0.users'::regclass AND attnum > 0",
         )
         .unwrap()
         .unwrap();
-        assert!(types.starts_with("user_id text, email text, email_verified boolean"), "{types}");
-        assert!(types.contains("created_at timestamp with time zone"), "{types}");
+        assert!(
+            types.starts_with("user_id text, email text, email_verified boolean"),
+            "{types}"
+        );
+        assert!(
+            types.contains("created_at timestamp with time zone"),
+            "{types}"
+        );
         assert!(types.contains("logins_count bigint"), "{types}");
         assert!(types.ends_with("raw jsonb, q text"), "{types}");
     }

@@ -10,11 +10,24 @@ use pgrx::PgSqlErrorCode;
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub const SERVER_OPTIONS: &[&str] =
-    &["domain", "api_url", "strategy", "timeout_seconds", "max_retries", "max_rate_limit_wait_seconds"];
+pub const SERVER_OPTIONS: &[&str] = &[
+    "domain",
+    "api_url",
+    "strategy",
+    "timeout_seconds",
+    "max_retries",
+    "max_rate_limit_wait_seconds",
+];
 pub const USER_MAPPING_OPTIONS: &[&str] = &["client_id", "client_secret", "api_token"];
 pub const TABLE_OPTIONS: &[&str] = &["object", "strategy"];
-const SECRET_OPTIONS: &[&str] = &["client_id", "client_secret", "api_token", "token", "password", "secret"];
+const SECRET_OPTIONS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "api_token",
+    "token",
+    "password",
+    "secret",
+];
 
 /// Which way a scan reads users (see the README's "how pushdown works").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +68,10 @@ pub fn parse_list(options: &[Option<String>]) -> HashMap<String, String> {
     options
         .iter()
         .flatten()
-        .filter_map(|o| o.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|o| {
+            o.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
@@ -84,7 +100,9 @@ fn reject_unknown(opts: &HashMap<String, String>, allowed: &[&str], what: &str) 
 }
 
 fn positive(opts: &HashMap<String, String>, name: &str, max: u64) -> Result<Option<u64>> {
-    let Some(v) = opts.get(name) else { return Ok(None) };
+    let Some(v) = opts.get(name) else {
+        return Ok(None);
+    };
     match v.trim().parse::<u64>() {
         Ok(n) if n <= max => Ok(Some(n)),
         _ => Err(Error::invalid(
@@ -190,7 +208,10 @@ pub fn credentials(opts: &HashMap<String, String>) -> Result<Credentials> {
 }
 
 /// Everything needed to talk to one tenant as one role.
-pub fn client_config(server: &HashMap<String, String>, mapping: &HashMap<String, String>) -> Result<ClientConfig> {
+pub fn client_config(
+    server: &HashMap<String, String>,
+    mapping: &HashMap<String, String>,
+) -> Result<ClientConfig> {
     let url = base_url(server)?;
     let mut cfg = ClientConfig::new(&url, credentials(mapping)?)?;
     if let Some(t) = positive(server, "timeout_seconds", 3600)? {
@@ -206,7 +227,10 @@ pub fn client_config(server: &HashMap<String, String>, mapping: &HashMap<String,
 }
 
 /// The strategy for a table: table option, else server option, else auto.
-pub fn strategy(server: &HashMap<String, String>, table: &HashMap<String, String>) -> Result<Strategy> {
+pub fn strategy(
+    server: &HashMap<String, String>,
+    table: &HashMap<String, String>,
+) -> Result<Strategy> {
     match table.get("strategy").or_else(|| server.get("strategy")) {
         Some(s) => Strategy::parse(s),
         None => Ok(Strategy::Auto),
@@ -218,7 +242,10 @@ mod tests {
     use super::*;
 
     fn m(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -232,7 +259,9 @@ mod tests {
         assert!(validate_server(&m(&[("domain", "a.b"), ("strategy", "fast")])).is_err());
         assert!(validate_server(&m(&[("domain", "a.b"), ("timeout_seconds", "-1")])).is_err());
         let e = validate_server(&m(&[("domain", "a.b"), ("client_secret", "s3cr3t")])).unwrap_err();
-        let Error::Invalid { message, hint, .. } = e else { panic!() };
+        let Error::Invalid { message, hint, .. } = e else {
+            panic!()
+        };
         assert!(!message.contains("s3cr3t"));
         assert!(hint.unwrap().contains("USER MAPPING"));
     }
@@ -242,7 +271,12 @@ mod tests {
         assert!(validate_user_mapping(&m(&[("client_id", "a"), ("client_secret", "b")])).is_ok());
         assert!(validate_user_mapping(&m(&[("api_token", "t")])).is_ok());
         assert!(validate_user_mapping(&m(&[("client_id", "a")])).is_err());
-        assert!(validate_user_mapping(&m(&[("client_id", "a"), ("client_secret", "b"), ("api_token", "t")])).is_err());
+        assert!(validate_user_mapping(&m(&[
+            ("client_id", "a"),
+            ("client_secret", "b"),
+            ("api_token", "t")
+        ]))
+        .is_err());
         assert!(validate_user_mapping(&m(&[("domain", "x")])).is_err());
         assert!(validate_user_mapping(&m(&[])).is_err());
     }

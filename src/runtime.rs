@@ -30,12 +30,15 @@ pub fn block_on<F: Future>(fut: F) -> Result<F::Output> {
         let rt = match cell.get() {
             Some(rt) => rt,
             None => {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-                    crate::error::Error::invalid(
-                        pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                        format!("cannot start the async runtime: {e}"),
-                    )
-                })?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| {
+                        crate::error::Error::invalid(
+                            pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                            format!("cannot start the async runtime: {e}"),
+                        )
+                    })?;
                 let _ = cell.set(rt);
                 cell.get().expect("runtime was just set") // ok: set above on this thread
             }
@@ -62,11 +65,15 @@ pub fn block_on<F: Future>(fut: F) -> Result<F::Output> {
 
 /// Queues a progress message; it is shown at the next tick.
 pub fn queue_notice(message: String) {
-    PENDING_NOTICES.lock().unwrap_or_else(|p| p.into_inner()).push(message);
+    PENDING_NOTICES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(message);
 }
 
 fn flush_notices() {
-    let messages: Vec<String> = std::mem::take(&mut *PENDING_NOTICES.lock().unwrap_or_else(|p| p.into_inner()));
+    let messages: Vec<String> =
+        std::mem::take(&mut *PENDING_NOTICES.lock().unwrap_or_else(|p| p.into_inner()));
     for m in messages {
         pgrx::notice!("{m}");
     }
@@ -78,10 +85,16 @@ pub struct NoticeObserver;
 impl Observer for NoticeObserver {
     fn on_event(&self, event: &Event) {
         match event {
-            Event::RateLimited { endpoint, wait } => {
-                queue_notice(format!("auth0_io: rate limited on {endpoint}, waiting {:.1} s", wait.as_secs_f64()))
-            }
-            Event::Retrying { endpoint, attempt, wait, reason } => queue_notice(format!(
+            Event::RateLimited { endpoint, wait } => queue_notice(format!(
+                "auth0_io: rate limited on {endpoint}, waiting {:.1} s",
+                wait.as_secs_f64()
+            )),
+            Event::Retrying {
+                endpoint,
+                attempt,
+                wait,
+                reason,
+            } => queue_notice(format!(
                 "auth0_io: {endpoint} failed ({reason}); retry {attempt} in {:.1} s",
                 wait.as_secs_f64()
             )),

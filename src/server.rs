@@ -19,7 +19,8 @@ pub struct Server {
     pub oid: pg_sys::Oid,
     pub name: String,
     pub options: HashMap<String, String>,
-    pub client: Client,
+    /// `None` when the role has no user mapping (enough for IMPORT FOREIGN SCHEMA).
+    client: Option<Client>,
 }
 
 thread_local! {
@@ -39,8 +40,12 @@ pub unsafe fn options_of(list: *mut pg_sys::List) -> Result<HashMap<String, Stri
     unsafe {
         for i in 0..(*list).length as usize {
             let def = (*(*list).elements.add(i)).ptr_value as *mut pg_sys::DefElem;
-            let name = CStr::from_ptr((*def).defname).to_string_lossy().into_owned();
-            let value = CStr::from_ptr(pg_sys::defGetString(def)).to_string_lossy().into_owned();
+            let name = CStr::from_ptr((*def).defname)
+                .to_string_lossy()
+                .into_owned();
+            let value = CStr::from_ptr(pg_sys::defGetString(def))
+                .to_string_lossy()
+                .into_owned();
             out.insert(name, value);
         }
     }
@@ -53,20 +58,35 @@ impl Server {
         // SAFETY: GetForeignServer errors (ERROR, not UB) for a missing oid; the result is palloc'd.
         let (name, server_opts) = unsafe {
             let fs = pg_sys::GetForeignServer(oid);
-            let name = CStr::from_ptr((*fs).servername).to_string_lossy().into_owned();
+            let name = CStr::from_ptr((*fs).servername)
+                .to_string_lossy()
+                .into_owned();
             (name, options_of((*fs).options)?)
         };
-        let mapping = user_mapping(oid, &name)?;
+        let Some(mapping) = user_mapping(oid)? else {
+            return Ok(Server {
+                oid,
+                name,
+                options: server_opts,
+                client: None,
+            });
+        };
         let role = unsafe { pg_sys::GetUserId() };
         let fingerprint = {
             let mut h = DefaultHasher::new();
-            let mut all: Vec<(&String, &String)> = server_opts.iter().chain(mapping.iter()).collect();
+            let mut all: Vec<(&String, &String)> =
+                server_opts.iter().chain(mapping.iter()).collect();
             all.sort();
             all.hash(&mut h);
             h.finish()
         };
         let key = (oid.to_u32(), role.to_u32());
-        let cached = CLIENTS.with(|c| c.borrow().get(&key).filter(|(f, _)| *f == fingerprint).map(|(_, cl)| cl.clone()));
+        let cached = CLIENTS.with(|c| {
+            c.borrow()
+                .get(&key)
+                .filter(|(f, _)| *f == fingerprint)
+                .map(|(_, cl)| cl.clone())
+        });
         let client = match cached {
             Some(c) => c,
             None => {
@@ -76,7 +96,26 @@ impl Server {
                 client
             }
         };
-        Ok(Server { oid, name, options: server_opts, client })
+        Ok(Server {
+            oid,
+            name,
+            options: server_opts,
+            client: Some(client),
+        })
+    }
+
+    /// The client for the current role; an error with a hint when it has no user mapping.
+    pub fn client(&self) -> Result<&Client> {
+        self.client.as_ref().ok_or_else(|| {
+            Error::invalid(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+                format!("no user mapping for the current role on auth0 server \"{}\"", self.name),
+            )
+            .with_hint(format!(
+                "CREATE USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS (client_id '...', client_secret '...');",
+                crate::fdw::columns::quote_ident(&self.name)
+            ))
+        })
     }
 
     /// The one auth0 server when `name` is NULL, or the named one.
@@ -138,11 +177,16 @@ fn auth0_servers() -> Result<Vec<(pg_sys::Oid, String)>> {
         }
         Ok::<_, pgrx::spi::Error>(out)
     });
-    rows.map_err(|e| Error::invalid(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("cannot list auth0 servers: {e}")))
+    rows.map_err(|e| {
+        Error::invalid(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("cannot list auth0 servers: {e}"),
+        )
+    })
 }
 
-/// The current role's user mapping options for the server (or PUBLIC's), with a helpful error.
-fn user_mapping(server: pg_sys::Oid, server_name: &str) -> Result<HashMap<String, String>> {
+/// The current role's user mapping options for the server (or PUBLIC's); `None` without one.
+fn user_mapping(server: pg_sys::Oid) -> Result<Option<HashMap<String, String>>> {
     // GetUserMapping raises a bare ERROR when there is none: check first to give a hint. The
     // catalog itself is not readable by ordinary roles, the syscache lookup has no such check.
     let role = unsafe { pg_sys::GetUserId() };
@@ -160,17 +204,11 @@ fn user_mapping(server: pg_sys::Oid, server_name: &str) -> Result<HashMap<String
         }
     };
     if !exists(role) && !exists(pg_sys::InvalidOid) {
-        return Err(Error::invalid(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!("no user mapping for the current role on auth0 server \"{server_name}\""),
-        )
-        .with_hint(format!(
-            "CREATE USER MAPPING FOR CURRENT_USER SERVER {server_name} OPTIONS (client_id '...', client_secret '...');"
-        )));
+        return Ok(None);
     }
     // SAFETY: a mapping exists (checked above), so GetUserMapping returns a valid palloc'd struct.
     unsafe {
         let um = pg_sys::GetUserMapping(role, server);
-        options_of((*um).options)
+        options_of((*um).options).map(Some)
     }
 }

@@ -49,7 +49,11 @@ pub fn parse_iso_to_pg_micros(s: &str) -> Option<i64> {
     let mut micros = 0i64;
     let mut rest = &b[10..];
     if !rest.is_empty() {
-        if !(rest[0] == b'T' || rest[0] == b' ') || rest.len() < 9 || rest[3] != b':' || rest[6] != b':' {
+        if !(rest[0] == b'T' || rest[0] == b' ')
+            || rest.len() < 9
+            || rest[3] != b':'
+            || rest[6] != b':'
+        {
             return None;
         }
         let (h, mi, sec) = (num(&rest[1..3])?, num(&rest[4..6])?, num(&rest[7..9])?);
@@ -109,20 +113,38 @@ mod tests {
 
     #[test]
     fn round_trips_auth0_timestamps() {
-        for s in ["2023-01-25T17:48:16.543Z", "2000-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2026-02-28T12:00:00.001Z"] {
+        for s in [
+            "2023-01-25T17:48:16.543Z",
+            "2000-01-01T00:00:00.000Z",
+            "1999-12-31T23:59:59.999Z",
+            "2026-02-28T12:00:00.001Z",
+        ] {
             let us = parse_iso_to_pg_micros(s).unwrap();
             assert_eq!(format_pg_micros(us, false), s);
         }
         assert_eq!(parse_iso_to_pg_micros("2000-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_iso_to_pg_micros("2000-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_iso_to_pg_micros("2000-01-01"), Some(0));
-        assert_eq!(parse_iso_to_pg_micros("2000-01-01T00:00:00.5Z"), Some(500_000));
-        assert_eq!(parse_iso_to_pg_micros("2000-01-01T00:00:00.1234567Z"), Some(123_456));
+        assert_eq!(
+            parse_iso_to_pg_micros("2000-01-01T00:00:00.5Z"),
+            Some(500_000)
+        );
+        assert_eq!(
+            parse_iso_to_pg_micros("2000-01-01T00:00:00.1234567Z"),
+            Some(123_456)
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "yesterday", "2023-13-01T00:00:00Z", "2023-01-01T25:00:00Z", "2023-01-01T00:00:00X", "2023-01-01T00:00"] {
+        for s in [
+            "",
+            "yesterday",
+            "2023-13-01T00:00:00Z",
+            "2023-01-01T25:00:00Z",
+            "2023-01-01T00:00:00X",
+            "2023-01-01T00:00",
+        ] {
             assert!(parse_iso_to_pg_micros(s).is_none(), "{s}");
         }
     }

@@ -50,7 +50,13 @@ pub struct ColumnSpec {
 }
 
 const fn col(name: &'static str, sql_type: &'static str, search: Search, sort: Sort) -> ColumnSpec {
-    ColumnSpec { name, sql_type, source: Source::Field(name), search, sort }
+    ColumnSpec {
+        name,
+        sql_type,
+        source: Source::Field(name),
+        search,
+        sort,
+    }
 }
 
 /// The columns `IMPORT FOREIGN SCHEMA` creates, in order (design.md §1).
@@ -69,7 +75,13 @@ pub const USERS: &[ColumnSpec] = &[
     col("given_name", "text", Search::TextCaseInsensitive, Sort::No),
     col("family_name", "text", Search::TextCaseInsensitive, Sort::No),
     col("picture", "text", Search::No, Sort::No),
-    ColumnSpec { name: "connection", sql_type: "text", source: Source::Connection, search: Search::Connection, sort: Sort::No },
+    ColumnSpec {
+        name: "connection",
+        sql_type: "text",
+        source: Source::Connection,
+        search: Search::Connection,
+        sort: Sort::No,
+    },
     col("created_at", "timestamptz", Search::Time, Sort::Always),
     col("updated_at", "timestamptz", Search::Time, Sort::Always),
     col("last_login", "timestamptz", Search::Time, Sort::NullsLast),
@@ -81,20 +93,36 @@ pub const USERS: &[ColumnSpec] = &[
     col("identities", "jsonb", Search::No, Sort::No),
     col("app_metadata", "jsonb", Search::No, Sort::No),
     col("user_metadata", "jsonb", Search::No, Sort::No),
-    ColumnSpec { name: "raw", sql_type: "jsonb", source: Source::Raw, search: Search::No, sort: Sort::No },
-    ColumnSpec { name: "q", sql_type: "text", source: Source::Query, search: Search::No, sort: Sort::No },
+    ColumnSpec {
+        name: "raw",
+        sql_type: "jsonb",
+        source: Source::Raw,
+        search: Search::No,
+        sort: Sort::No,
+    },
+    ColumnSpec {
+        name: "q",
+        sql_type: "text",
+        source: Source::Query,
+        search: Search::No,
+        sort: Sort::No,
+    },
 ];
 
 /// The spec of a column by name. A column that is not one of ours (a table declared by hand)
 /// reads the top-level field of the same name and is filtered by Postgres only.
 pub fn spec(name: &str) -> ColumnSpec {
-    USERS.iter().find(|c| c.name == name).copied().unwrap_or(ColumnSpec {
-        name: "",
-        sql_type: "",
-        source: Source::Field(""),
-        search: Search::No,
-        sort: Sort::No,
-    })
+    USERS
+        .iter()
+        .find(|c| c.name == name)
+        .copied()
+        .unwrap_or(ColumnSpec {
+            name: "",
+            sql_type: "",
+            source: Source::Field(""),
+            search: Search::No,
+            sort: Sort::No,
+        })
 }
 
 /// The top-level Auth0 field a column reads (for `fields=`); `None` for `q`, `Some("*")` for all.
@@ -115,7 +143,10 @@ pub fn quote_ident(s: &str) -> String {
 
 /// `CREATE FOREIGN TABLE` for the users table.
 pub fn create_users_table(schema: &str, server: &str) -> String {
-    let cols: Vec<String> = USERS.iter().map(|c| format!("  {} {}", quote_ident(c.name), c.sql_type)).collect();
+    let cols: Vec<String> = USERS
+        .iter()
+        .map(|c| format!("  {} {}", quote_ident(c.name), c.sql_type))
+        .collect();
     format!(
         "CREATE FOREIGN TABLE {}.users (\n{}\n) SERVER {} OPTIONS (object 'users')",
         quote_ident(schema),

@@ -19,7 +19,8 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::CString;
 use std::sync::OnceLock;
 
-type RelSizeFn = unsafe extern "C-unwind" fn(*mut pg_sys::PlannerInfo, *mut pg_sys::RelOptInfo, pg_sys::Oid);
+type RelSizeFn =
+    unsafe extern "C-unwind" fn(*mut pg_sys::PlannerInfo, *mut pg_sys::RelOptInfo, pg_sys::Oid);
 
 static FRAMEWORK_REL_SIZE: OnceLock<RelSizeFn> = OnceLock::new();
 
@@ -29,9 +30,11 @@ thread_local! {
     static IN_FRAMEWORK_PLANNING: Cell<bool> = const { Cell::new(false) };
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
     static STATE_TO_ID: RefCell<HashMap<usize, u64>> = RefCell::new(HashMap::new());
-    static EXPLAIN: RefCell<(VecDeque<u64>, HashMap<u64, Vec<(String, String)>>)> =
-        RefCell::new((VecDeque::new(), HashMap::new()));
+    static EXPLAIN: RefCell<ExplainRegistry> = RefCell::new((VecDeque::new(), HashMap::new()));
 }
+
+/// EXPLAIN lines by instance id, with the ids in registration order (to forget the oldest).
+type ExplainRegistry = (VecDeque<u64>, HashMap<u64, Vec<(String, String)>>);
 
 /// Plans kept for EXPLAIN per backend (oldest forgotten first).
 const KEEP_PLANS: usize = 512;
@@ -56,10 +59,14 @@ fn list_len(l: *mut pg_sys::List) -> usize {
 
 /// # Safety
 /// Called by the planner with valid `root` and `baserel`.
-unsafe fn query_shape(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::RelOptInfo) -> QueryShape {
+unsafe fn query_shape(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+) -> QueryShape {
     unsafe {
         let parse = (*root).parse;
-        let single = pg_sys::bms_membership((*root).all_baserels) == pg_sys::BMS_Membership::BMS_SINGLETON;
+        let single =
+            pg_sys::bms_membership((*root).all_baserels) == pg_sys::BMS_Membership::BMS_SINGLETON;
         let nothing_between = !parse.is_null()
             && (*parse).groupClause.is_null()
             && !(*parse).hasAggs
@@ -83,7 +90,9 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
-    let Some(framework) = FRAMEWORK_REL_SIZE.get() else { return };
+    let Some(framework) = FRAMEWORK_REL_SIZE.get() else {
+        return;
+    };
     unsafe {
         SHAPE.set(Some(query_shape(root, baserel)));
         PLANNED_ID.set(None);
@@ -135,7 +144,10 @@ pub fn set_explain(id: u64, lines: Vec<(String, String)>) {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanState, es: *mut pg_sys::ExplainState) {
+unsafe extern "C-unwind" fn explain_foreign_scan(
+    node: *mut pg_sys::ForeignScanState,
+    es: *mut pg_sys::ExplainState,
+) {
     unsafe {
         let state = (*node).fdw_state as usize;
         let id = STATE_TO_ID.with(|m| m.borrow().get(&state).copied());
@@ -145,7 +157,9 @@ unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanS
             if label.starts_with("Auth0 Fields") && !verbose {
                 continue;
             }
-            let (Ok(l), Ok(v)) = (CString::new(label), CString::new(value)) else { continue };
+            let (Ok(l), Ok(v)) = (CString::new(label), CString::new(value)) else {
+                continue;
+            };
             pg_sys::ExplainPropertyText(l.as_ptr(), v.as_ptr(), es);
         }
     }
@@ -156,7 +170,10 @@ unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanS
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
     unsafe {
-        if IN_FRAMEWORK_PLANNING.get() && !edata.is_null() && (*edata).elevel == pg_sys::WARNING as i32 {
+        if IN_FRAMEWORK_PLANNING.get()
+            && !edata.is_null()
+            && (*edata).elevel == pg_sys::WARNING as i32
+        {
             let msg = (*edata).message;
             if !msg.is_null() {
                 let text = std::ffi::CStr::from_ptr(msg).to_string_lossy();

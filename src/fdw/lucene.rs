@@ -50,7 +50,11 @@ pub fn like(pattern: &str) -> Like {
                 None => return Like::Unusable, // Postgres rejects a trailing escape anyway
             },
             '%' | '_' => {
-                return if literal.is_empty() { Like::Unusable } else { Like::Prefix(literal) };
+                return if literal.is_empty() {
+                    Like::Unusable
+                } else {
+                    Like::Prefix(literal)
+                };
             }
             c => literal.push(c),
         }
@@ -65,7 +69,10 @@ mod tests {
     #[test]
     fn phrases_cannot_break_out() {
         assert_eq!(phrase(r#"a"b\c"#), r#""a\"b\\c""#);
-        assert_eq!(phrase(r#"" OR _exists_:email OR ""#), r#""\" OR _exists_:email OR \"""#);
+        assert_eq!(
+            phrase(r#"" OR _exists_:email OR ""#),
+            r#""\" OR _exists_:email OR \"""#
+        );
     }
 
     #[test]

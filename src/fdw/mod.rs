@@ -7,6 +7,7 @@ pub mod columns;
 mod hooks;
 pub mod lucene;
 pub mod pushdown;
+mod quals;
 mod row;
 mod scan;
 
@@ -55,17 +56,30 @@ struct ScanRequest {
 }
 
 impl Auth0Fdw {
-    fn make_plan(&self, quals: &[Qual], columns: &[Column], sorts: &[Sort], limit: &Option<Limit>) -> Plan {
+    fn make_plan(
+        &self,
+        quals: &[Qual],
+        columns: &[Column],
+        sorts: &[Sort],
+        limit: &Option<Limit>,
+    ) -> Plan {
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        pushdown::plan(quals, &names, sorts, limit, &self.shape)
+        pushdown::plan(
+            &quals::conds(quals),
+            &names,
+            &quals::sort_keys(sorts),
+            quals::limit(limit),
+            &self.shape,
+        )
     }
 
     /// Plans with the parameter values known now and makes the first request(s).
     fn start(&mut self) -> Result<()> {
-        let Some(req) = &self.request else { return Ok(()) };
-        let quals = pushdown::with_parameter_values(&req.quals);
-        let plan = self.make_plan(&quals, &req.columns, &req.sorts, &req.limit);
-        let scan = Scan::start(&self.server.client, &plan)?;
+        let Some(req) = &self.request else {
+            return Ok(());
+        };
+        let plan = self.make_plan(&req.quals, &req.columns, &req.sorts, &req.limit);
+        let scan = Scan::start(self.server.client()?, &plan)?;
         if let Some(id) = self.explain_id {
             hooks::set_explain(id, explain_lines(self.strategy, &plan, Some(&scan)));
         }
@@ -76,18 +90,31 @@ impl Auth0Fdw {
 }
 
 /// What EXPLAIN shows for a plan (and, after execution, how many requests it took).
-fn explain_lines(strategy_option: Strategy, plan: &Plan, scan: Option<&Scan>) -> Vec<(String, String)> {
+fn explain_lines(
+    strategy_option: Strategy,
+    plan: &Plan,
+    scan: Option<&Scan>,
+) -> Vec<(String, String)> {
     {
         let mut lines = Vec::new();
         let (strategy, request) = match &plan.access {
             Access::UserId(_) => ("lookup by user_id", "GET /api/v2/users/{id}".to_string()),
             Access::Email(_) => ("lookup by email", "GET /api/v2/users-by-email".to_string()),
-            Access::Search => ("search", "GET /api/v2/users (search_engine=v3, per_page≤100)".to_string()),
+            Access::Search => (
+                "search",
+                "GET /api/v2/users (search_engine=v3, per_page≤100)".to_string(),
+            ),
         };
-        lines.push(("Auth0 Strategy".into(), format!("{strategy} (strategy option: {})", strategy_option.as_str())));
+        lines.push((
+            "Auth0 Strategy".into(),
+            format!("{strategy} (strategy option: {})", strategy_option.as_str()),
+        ));
         lines.push(("Auth0 Request".into(), request));
         if plan.access == Access::Search {
-            lines.push(("Auth0 Query".into(), plan.query().unwrap_or_else(|| "(all users)".into())));
+            lines.push((
+                "Auth0 Query".into(),
+                plan.query().unwrap_or_else(|| "(all users)".into()),
+            ));
             if let Some(s) = &plan.sort {
                 lines.push(("Auth0 Sort".into(), s.clone()));
             }
@@ -100,7 +127,10 @@ fn explain_lines(strategy_option: Strategy, plan: &Plan, scan: Option<&Scan>) ->
         }
         lines.push((
             "Auth0 Fields".into(),
-            plan.fields.as_ref().map(|f| f.join(", ")).unwrap_or_else(|| "(whole users)".into()),
+            plan.fields
+                .as_ref()
+                .map(|f| f.join(", "))
+                .unwrap_or_else(|| "(whole users)".into()),
         ));
         if let Some(s) = scan {
             lines.push(("Auth0 Requests".into(), s.requests.to_string()));
@@ -136,7 +166,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         if let Some(shape) = hooks::current_shape() {
             self.shape = shape;
         }
-        let plan = self.make_plan(&pushdown::with_parameter_values(quals), columns, sorts, limit);
+        let plan = self.make_plan(quals, columns, sorts, limit);
         let id = hooks::new_explain_id();
         self.explain_id = Some(id);
         hooks::set_explain(id, explain_lines(self.strategy, &plan, None));
@@ -175,8 +205,10 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         if self.scan.is_none() {
             self.start()?;
         }
-        let (Some(scan), Some(plan)) = (self.scan.as_mut(), self.plan.as_ref()) else { return Ok(None) };
-        match scan.next(&self.server.client)? {
+        let (Some(scan), Some(plan)) = (self.scan.as_mut(), self.plan.as_ref()) else {
+            return Ok(None);
+        };
+        match scan.next(self.server.client()?)? {
             Some(user) => {
                 row::fill(row, user, &self.out, plan.q_text.as_deref())?;
                 Ok(Some(()))
@@ -211,10 +243,21 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         }
         let wanted = match stmt.list_type {
             ImportSchemaType::FdwImportSchemaAll => true,
-            ImportSchemaType::FdwImportSchemaLimitTo => stmt.table_list.iter().any(|t| t == "users"),
-            ImportSchemaType::FdwImportSchemaExcept => !stmt.table_list.iter().any(|t| t == "users"),
+            ImportSchemaType::FdwImportSchemaLimitTo => {
+                stmt.table_list.iter().any(|t| t == "users")
+            }
+            ImportSchemaType::FdwImportSchemaExcept => {
+                !stmt.table_list.iter().any(|t| t == "users")
+            }
         };
-        Ok(if wanted { vec![columns::create_users_table(&stmt.local_schema, &self.server.name)] } else { vec![] })
+        Ok(if wanted {
+            vec![columns::create_users_table(
+                &stmt.local_schema,
+                &self.server.name,
+            )]
+        } else {
+            vec![]
+        })
     }
 
     fn fdw_routine_hook(routine: &mut supabase_wrappers::FdwRoutine<pgrx::AllocatedByRust>) {
@@ -232,7 +275,9 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
                     PgSqlErrorCode::ERRCODE_FDW_INVALID_OPTION_NAME,
                     format!("invalid option \"{name}\" for the auth0 foreign data wrapper"),
                 )
-                .with_hint("Options go on the server (domain/api_url) and the user mapping (credentials).")),
+                .with_hint(
+                    "Options go on the server (domain/api_url) and the user mapping (credentials).",
+                )),
                 None => Ok(()),
             },
             _ => match opts.keys().next() {

@@ -4,7 +4,6 @@
 
 use super::columns::{self, Search, Sort as SortRule};
 use super::lucene::{self, Like};
-use supabase_wrappers::prelude::{Cell, Limit, Qual, Sort, Value};
 
 /// Facts about the query that the framework does not pass to `get_rel_size` (read by our
 /// planner hook from the `PlannerInfo`).
@@ -65,29 +64,13 @@ const MAX_QUERY_CHARS: usize = 3000;
 
 /// A SQL literal as search sees it.
 #[derive(Debug, Clone, PartialEq)]
-enum Lit {
+pub enum Lit {
     Text(String),
     Bool(bool),
     Int(i64),
     Float(f64),
     /// Postgres microseconds since 2000-01-01 UTC.
     Time(i64),
-}
-
-fn lit(cell: &Cell) -> Option<Lit> {
-    Some(match cell {
-        Cell::String(s) => Lit::Text(s.clone()),
-        Cell::Bool(b) => Lit::Bool(*b),
-        Cell::I8(v) => Lit::Int(*v as i64),
-        Cell::I16(v) => Lit::Int(*v as i64),
-        Cell::I32(v) => Lit::Int(*v as i64),
-        Cell::I64(v) => Lit::Int(*v),
-        Cell::F32(v) => Lit::Float(*v as f64),
-        Cell::F64(v) => Lit::Float(*v),
-        Cell::Numeric(n) => Lit::Float(n.to_string().parse().ok()?),
-        Cell::Timestamptz(t) if t.is_finite() => Lit::Time(i64::from(*t)),
-        _ => return None,
-    })
 }
 
 fn number(l: &Lit) -> Option<String> {
@@ -146,12 +129,14 @@ fn condition(column: &str, op: &str, value: &Lit) -> Option<String> {
             crate::time::format_pg_micros(*t, false),
             crate::time::format_pg_micros(*t, true)
         )),
-        (S::Time, ">" | ">=", Lit::Time(t)) => {
-            Some(format!("{field}:[{} TO *]", crate::time::format_pg_micros(*t, false)))
-        }
-        (S::Time, "<" | "<=", Lit::Time(t)) => {
-            Some(format!("{field}:[* TO {}]", crate::time::format_pg_micros(*t, true)))
-        }
+        (S::Time, ">" | ">=", Lit::Time(t)) => Some(format!(
+            "{field}:[{} TO *]",
+            crate::time::format_pg_micros(*t, false)
+        )),
+        (S::Time, "<" | "<=", Lit::Time(t)) => Some(format!(
+            "{field}:[* TO {}]",
+            crate::time::format_pg_micros(*t, true)
+        )),
         _ => None,
     }
 }
@@ -159,53 +144,87 @@ fn condition(column: &str, op: &str, value: &Lit) -> Option<String> {
 fn null_test(column: &str, negated: bool) -> Option<String> {
     let search = columns::spec(column).search;
     match search {
-        Search::Text | Search::TextCaseInsensitive | Search::Bool | Search::Number | Search::Time => {
+        Search::Text
+        | Search::TextCaseInsensitive
+        | Search::Bool
+        | Search::Number
+        | Search::Time => {
             let f = field_of(column, search);
-            Some(if negated { format!("_exists_:{f}") } else { format!("NOT _exists_:{f}") })
+            Some(if negated {
+                format!("_exists_:{f}")
+            } else {
+                format!("NOT _exists_:{f}")
+            })
         }
         _ => None,
     }
 }
 
-fn cell_value(qual: &Qual) -> Option<&Cell> {
-    match &qual.value {
-        Value::Cell(c) => Some(c),
-        Value::Array(_) => None,
-    }
+/// A restriction on one column, as the framework passed it (values already converted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cond {
+    pub column: String,
+    /// The operator's name: `=`, `<>`, `<`, `~~` (LIKE), `~~*` (ILIKE), `is`, `is not`, ...
+    pub op: String,
+    pub value: CondValue,
 }
 
-/// Translates one qual; `None` leaves it to Postgres.
-fn translate(qual: &Qual) -> Option<String> {
-    if qual.field == "q" {
-        return match (qual.operator.as_str(), cell_value(qual)) {
-            ("=", Some(Cell::String(q))) if !q.trim().is_empty() => Some(format!("({q})")),
+#[derive(Debug, Clone, PartialEq)]
+pub enum CondValue {
+    One(Lit),
+    /// `= ANY(array)` / `IN (...)`.
+    Any(Vec<Lit>),
+    /// `op ALL(array)`.
+    All(Vec<Lit>),
+    /// `IS [NOT] NULL`.
+    Null,
+    /// A value search cannot use (an unsupported type, a NULL constant).
+    Other,
+}
+
+/// One `ORDER BY` key on a column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub column: String,
+    pub descending: bool,
+    pub nulls_first: bool,
+    /// An explicit COLLATE: never pushed.
+    pub collated: bool,
+}
+
+/// Translates one restriction; `None` leaves it to Postgres.
+fn translate(c: &Cond) -> Option<String> {
+    if c.column == "q" {
+        return match (c.op.as_str(), &c.value) {
+            ("=", CondValue::One(Lit::Text(q))) if !q.trim().is_empty() => Some(format!("({q})")),
             _ => None,
         };
     }
-    match (qual.operator.as_str(), &qual.value) {
-        ("is" | "is not", Value::Cell(Cell::String(s))) if s == "null" => {
-            null_test(&qual.field, qual.operator == "is not")
+    match (c.op.as_str(), &c.value) {
+        ("is" | "is not", CondValue::Null) => null_test(&c.column, c.op == "is not"),
+        ("is" | "is not", CondValue::One(Lit::Bool(b)))
+            if columns::spec(&c.column).search == Search::Bool =>
+        {
+            let t = format!("{}:{b}", c.column);
+            Some(if c.op == "is" { t } else { format!("NOT {t}") })
         }
-        ("is" | "is not", Value::Cell(Cell::Bool(b))) if columns::spec(&qual.field).search == Search::Bool => {
-            let c = format!("{}:{b}", qual.field);
-            Some(if qual.operator == "is" { c } else { format!("NOT {c}") })
-        }
-        ("=", Value::Array(items)) if qual.use_or => {
-            let parts: Option<Vec<String>> = items.iter().map(|c| lit(c).and_then(|l| condition(&qual.field, "=", &l))).collect();
+        ("=", CondValue::Any(items)) => {
+            let parts: Option<Vec<String>> =
+                items.iter().map(|l| condition(&c.column, "=", l)).collect();
             match parts?.as_slice() {
                 [] => None,
                 [one] => Some(one.clone()),
                 many => Some(format!("({})", many.join(" OR "))),
             }
         }
-        (op, Value::Cell(c)) if !qual.use_or => condition(&qual.field, op, &lit(c)?),
+        (op, CondValue::One(l)) => condition(&c.column, op, l),
         _ => None,
     }
 }
 
-fn text_eq(quals: &[Qual], column: &str) -> Option<String> {
-    quals.iter().find_map(|q| match (&q.value, q.operator.as_str()) {
-        (Value::Cell(Cell::String(s)), "=") if q.field == column && !q.use_or => Some(s.clone()),
+fn text_eq(conds: &[Cond], column: &str) -> Option<String> {
+    conds.iter().find_map(|c| match (&c.value, c.op.as_str()) {
+        (CondValue::One(Lit::Text(s)), "=") if c.column == column => Some(s.clone()),
         _ => None,
     })
 }
@@ -218,53 +237,81 @@ fn email_lookup_ok(s: &str) -> bool {
         && s.len() <= 254
 }
 
-/// The quals with the current values of their parameters. A qual whose parameter has no value
-/// (yet) is dropped: Postgres still evaluates it, and since fewer quals than restrictions remain,
-/// no LIMIT is pushed.
-pub fn with_parameter_values(quals: &[Qual]) -> Vec<Qual> {
-    quals
-        .iter()
-        .filter_map(|q| {
-            let mut q = q.clone();
-            if let Some(p) = &q.param {
-                let value = p.eval_value.lock().map(|v| v.clone()).unwrap_or(None);
-                q.value = value?;
-            }
-            Some(q)
-        })
-        .collect()
+/// A restriction as SQL-ish text for EXPLAIN.
+pub fn describe(c: &Cond) -> String {
+    let show = |l: &Lit| match l {
+        Lit::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        Lit::Bool(b) => b.to_string(),
+        Lit::Int(i) => i.to_string(),
+        Lit::Float(f) => f.to_string(),
+        Lit::Time(t) => format!("'{}'", crate::time::format_pg_micros(*t, false)),
+    };
+    let op = match c.op.as_str() {
+        "~~" => "LIKE",
+        "~~*" => "ILIKE",
+        "!~~" => "NOT LIKE",
+        "!~~*" => "NOT ILIKE",
+        "is" => "IS",
+        "is not" => "IS NOT",
+        other => other,
+    };
+    let list = |items: &[Lit]| items.iter().map(show).collect::<Vec<_>>().join(", ");
+    match &c.value {
+        CondValue::One(l) => format!("{} {op} {}", c.column, show(l)),
+        CondValue::Any(items) => format!("{} {op} ANY({})", c.column, list(items)),
+        CondValue::All(items) => format!("{} {op} ALL({})", c.column, list(items)),
+        CondValue::Null => format!("{} {op} NULL", c.column),
+        CondValue::Other => format!("{} {op} (value)", c.column),
+    }
 }
 
-/// Decides the remote plan. `columns` are the columns the query needs.
-pub fn plan(quals: &[Qual], columns: &[String], sorts: &[Sort], limit: &Option<Limit>, shape: &QueryShape) -> Plan {
+/// Decides the remote plan. `columns` are the columns the query needs; `limit` is
+/// `(count, offset)`.
+pub fn plan(
+    conds: &[Cond],
+    columns: &[String],
+    sorts: &[SortKey],
+    limit: Option<(i64, i64)>,
+    shape: &QueryShape,
+) -> Plan {
     let mut conditions = Vec::new();
     let mut local = Vec::new();
-    for q in quals {
-        match translate(q) {
-            Some(c) => conditions.push(c),
-            None => local.push(q.deparse()),
+    for c in conds {
+        match translate(c) {
+            Some(t) => conditions.push(t),
+            None => local.push(describe(c)),
         }
     }
     // Over-long queries: leave the longest conditions to Postgres.
-    while conditions.iter().map(|c| c.len() + 5).sum::<usize>() > MAX_QUERY_CHARS && !conditions.is_empty() {
-        let (i, _) = conditions.iter().enumerate().max_by_key(|(_, c)| c.len()).unwrap_or((0, &String::new()));
+    while conditions.iter().map(|c| c.len() + 5).sum::<usize>() > MAX_QUERY_CHARS {
+        let Some(i) = conditions
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, c)| c.len())
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
         local.push(format!("(too long to send) {}", conditions.remove(i)));
     }
-    let all_pushed = local.is_empty() && quals.len() >= shape.restrictions;
+    let all_pushed = local.is_empty() && conds.len() >= shape.restrictions;
 
-    let q_text: Vec<String> = quals
+    let q_text: Vec<String> = conds
         .iter()
-        .filter(|q| q.field == "q" && q.operator == "=")
-        .filter_map(|q| match cell_value(q) {
-            Some(Cell::String(s)) => Some(s.clone()),
+        .filter_map(|c| match (&c.value, c.op.as_str()) {
+            (CondValue::One(Lit::Text(s)), "=") if c.column == "q" => Some(s.clone()),
             _ => None,
         })
         .collect();
-    let q_text = if q_text.is_empty() { None } else { Some(q_text.join(" AND ")) };
+    let q_text = if q_text.is_empty() {
+        None
+    } else {
+        Some(q_text.join(" AND "))
+    };
 
-    let access = if let Some(id) = text_eq(quals, "user_id") {
+    let access = if let Some(id) = text_eq(conds, "user_id") {
         Access::UserId(id)
-    } else if let Some(email) = text_eq(quals, "email").filter(|e| email_lookup_ok(e)) {
+    } else if let Some(email) = text_eq(conds, "email").filter(|e| email_lookup_ok(e)) {
         Access::Email(email)
     } else {
         Access::Search
@@ -275,20 +322,27 @@ pub fn plan(quals: &[Qual], columns: &[String], sorts: &[Sort], limit: &Option<L
     let remote_sort = match (sorts, shape.pathkeys) {
         ([], 0) => Some(None),
         ([s], 1) => {
-            let rule = columns::spec(&s.field).sort;
-            let ok = s.collate.is_none()
-                && match rule {
+            let ok = !s.collated
+                && match columns::spec(&s.column).sort {
                     SortRule::Always => true,
                     SortRule::NullsLast => !s.nulls_first,
                     SortRule::No => false,
                 };
-            ok.then(|| Some(format!("{}:{}", s.field, if s.reversed { -1 } else { 1 })))
+            ok.then(|| {
+                Some(format!(
+                    "{}:{}",
+                    s.column,
+                    if s.descending { -1 } else { 1 }
+                ))
+            })
         }
         _ => None,
     };
     let (sort, limit) = match (limit, remote_sort) {
-        (Some(l), Some(sort)) if all_pushed && shape.limit_applies_to_scan && access == Access::Search => {
-            (sort, Some((l.count.max(0) + l.offset.max(0)) as u64))
+        (Some((count, offset)), Some(sort))
+            if all_pushed && shape.limit_applies_to_scan && access == Access::Search =>
+        {
+            (sort, Some((count.max(0) + offset.max(0)) as u64))
         }
         _ => (None, None),
     };
@@ -321,100 +375,310 @@ pub fn plan(quals: &[Qual], columns: &[String], sorts: &[Sort], limit: &Option<L
 mod tests {
     use super::*;
 
-    fn q(field: &str, op: &str, cell: Cell) -> Qual {
-        Qual { field: field.into(), operator: op.into(), value: Value::Cell(cell), use_or: false, param: None }
+    fn c(column: &str, op: &str, l: Lit) -> Cond {
+        Cond {
+            column: column.into(),
+            op: op.into(),
+            value: CondValue::One(l),
+        }
     }
-    fn s(v: &str) -> Cell {
-        Cell::String(v.into())
+    fn t(v: &str) -> Lit {
+        Lit::Text(v.into())
+    }
+    fn null(column: &str, op: &str) -> Cond {
+        Cond {
+            column: column.into(),
+            op: op.into(),
+            value: CondValue::Null,
+        }
     }
     fn shape(n: usize) -> QueryShape {
-        QueryShape { restrictions: n, pathkeys: 0, limit_applies_to_scan: true }
+        QueryShape {
+            restrictions: n,
+            pathkeys: 0,
+            limit_applies_to_scan: true,
+        }
     }
     fn cols(c: &[&str]) -> Vec<String> {
         c.iter().map(|s| s.to_string()).collect()
     }
+    fn sort(column: &str, descending: bool, nulls_first: bool) -> SortKey {
+        SortKey {
+            column: column.into(),
+            descending,
+            nulls_first,
+            collated: false,
+        }
+    }
 
     #[test]
     fn point_lookups() {
-        let p = plan(&[q("user_id", "=", s("auth0|1")), q("email", "=", s("a@b.c"))], &cols(&["user_id"]), &[], &None, &shape(2));
+        let p = plan(
+            &[c("user_id", "=", t("auth0|1")), c("email", "=", t("a@b.c"))],
+            &cols(&["user_id"]),
+            &[],
+            None,
+            &shape(2),
+        );
         assert_eq!(p.access, Access::UserId("auth0|1".into()));
-        let p = plan(&[q("email", "=", s("a@b.c"))], &cols(&["email"]), &[], &None, &shape(1));
+        let p = plan(
+            &[c("email", "=", t("a@b.c"))],
+            &cols(&["email"]),
+            &[],
+            None,
+            &shape(1),
+        );
         assert_eq!(p.access, Access::Email("a@b.c".into()));
-        let p = plan(&[q("email", "=", s("not an email"))], &cols(&["email"]), &[], &None, &shape(1));
+        let p = plan(
+            &[c("email", "=", t("not an email"))],
+            &cols(&["email"]),
+            &[],
+            None,
+            &shape(1),
+        );
         assert_eq!(p.access, Access::Search);
         assert_eq!(p.query().unwrap(), r#"email:"not an email""#);
     }
 
     #[test]
     fn translations() {
-        let cases: Vec<(Qual, Option<&str>)> = vec![
-            (q("name", "=", s("Ada \"L\"")), Some(r#"name:"Ada \"L\"""#)),
-            (q("name", "<>", s("Ada")), None),
-            (q("username", "<>", s("ada")), Some(r#"NOT username:"ada""#)),
-            (q("email", "~~", s("ada.%")), Some(r"email:ada.*")),
-            (q("email", "~~", s("%@x.com")), None),
-            (q("name", "~~*", s("a b%")), Some(r"name:a\ b*")),
-            (q("username", "~~*", s("a%")), None),
-            (q("connection", "=", s("google-oauth2")), Some(r#"identities.connection:"google-oauth2""#)),
-            (q("blocked", "=", Cell::Bool(true)), Some("blocked:true")),
-            (q("blocked", "is not", Cell::Bool(true)), Some("NOT blocked:true")),
-            (q("logins_count", ">", Cell::I64(5)), Some("logins_count:{5 TO *]")),
-            (q("logins_count", "<=", Cell::I32(5)), Some("logins_count:[* TO 5]")),
-            (q("logins_count", "=", Cell::I64(0)), Some("logins_count:0")),
-            (q("last_login", "is", s("null")), Some("NOT _exists_:last_login")),
-            (q("phone_number", "is not", s("null")), Some("_exists_:phone_number")),
-            (q("user_metadata", "is", s("null")), None),
-            (q("picture", "=", s("x")), None),
-            (q("q", "=", s("app_metadata.plan:gold")), Some("(app_metadata.plan:gold)")),
+        let cases: Vec<(Cond, Option<&str>)> = vec![
+            (c("name", "=", t("Ada \"L\"")), Some(r#"name:"Ada \"L\"""#)),
+            (c("name", "<>", t("Ada")), None),
+            (c("username", "<>", t("ada")), Some(r#"NOT username:"ada""#)),
+            (c("email", "~~", t("ada.%")), Some(r"email:ada.*")),
+            (c("email", "~~", t("%@x.com")), None),
+            (c("name", "~~*", t("a b%")), Some(r"name:a\ b*")),
+            (c("username", "~~*", t("a%")), None),
+            (
+                c("connection", "=", t("google-oauth2")),
+                Some(r#"identities.connection:"google-oauth2""#),
+            ),
+            (c("blocked", "=", Lit::Bool(true)), Some("blocked:true")),
+            (
+                c("blocked", "is not", Lit::Bool(true)),
+                Some("NOT blocked:true"),
+            ),
+            (
+                c("logins_count", ">", Lit::Int(5)),
+                Some("logins_count:{5 TO *]"),
+            ),
+            (
+                c("logins_count", "<=", Lit::Int(5)),
+                Some("logins_count:[* TO 5]"),
+            ),
+            (
+                c("logins_count", ">", Lit::Float(5.5)),
+                Some("logins_count:[5 TO *]"),
+            ),
+            (c("logins_count", "=", Lit::Int(0)), Some("logins_count:0")),
+            (
+                c("created_at", ">=", Lit::Time(500)),
+                Some("created_at:[2000-01-01T00:00:00.000Z TO *]"),
+            ),
+            (
+                c("created_at", "<", Lit::Time(500)),
+                Some("created_at:[* TO 2000-01-01T00:00:00.001Z]"),
+            ),
+            (
+                c("created_at", "=", Lit::Time(0)),
+                Some("created_at:[2000-01-01T00:00:00.000Z TO 2000-01-01T00:00:00.000Z]"),
+            ),
+            (c("created_at", "<>", Lit::Time(0)), None),
+            (null("last_login", "is"), Some("NOT _exists_:last_login")),
+            (
+                null("phone_number", "is not"),
+                Some("_exists_:phone_number"),
+            ),
+            (null("user_metadata", "is"), None),
+            (c("picture", "=", t("x")), None),
+            (c("custom_column", "=", t("x")), None),
+            (
+                c("q", "=", t("app_metadata.plan:gold")),
+                Some("(app_metadata.plan:gold)"),
+            ),
+            (
+                Cond {
+                    column: "email".into(),
+                    op: "=".into(),
+                    value: CondValue::Other,
+                },
+                None,
+            ),
+            (
+                Cond {
+                    column: "email".into(),
+                    op: "=".into(),
+                    value: CondValue::Any(vec![t("a@x.com"), t("b@x.com")]),
+                },
+                Some(r#"(email:"a@x.com" OR email:"b@x.com")"#),
+            ),
+            (
+                Cond {
+                    column: "email".into(),
+                    op: "<>".into(),
+                    value: CondValue::All(vec![t("a@x.com")]),
+                },
+                None,
+            ),
         ];
-        for (qual, want) in cases {
-            assert_eq!(translate(&qual).as_deref(), want, "{qual:?}");
+        for (cond, want) in cases {
+            assert_eq!(translate(&cond).as_deref(), want, "{cond:?}");
         }
-        let inq = Qual {
-            field: "email".into(),
-            operator: "=".into(),
-            value: Value::Array(vec![s("a@x.com"), s("b@x.com")]),
-            use_or: true,
-            param: None,
-        };
-        assert_eq!(translate(&inq).unwrap(), r#"(email:"a@x.com" OR email:"b@x.com")"#);
     }
 
     #[test]
     fn limit_only_when_everything_is_pushed() {
-        let lim = Some(Limit { count: 10, offset: 5 });
-        let sort = Sort { field: "created_at".into(), field_no: 13, reversed: true, nulls_first: true, collate: None };
-        let sh = QueryShape { restrictions: 1, pathkeys: 1, limit_applies_to_scan: true };
-        let p = plan(&[q("blocked", "=", Cell::Bool(false))], &cols(&["user_id"]), std::slice::from_ref(&sort), &lim, &sh);
-        assert_eq!((p.sort.as_deref(), p.limit), (Some("created_at:-1"), Some(15)));
+        let lim = Some((10, 5));
+        let by_created = sort("created_at", true, true);
+        let sh = QueryShape {
+            restrictions: 1,
+            pathkeys: 1,
+            limit_applies_to_scan: true,
+        };
+        let p = plan(
+            &[c("blocked", "=", Lit::Bool(false))],
+            &cols(&["user_id"]),
+            std::slice::from_ref(&by_created),
+            lim,
+            &sh,
+        );
+        assert_eq!(
+            (p.sort.as_deref(), p.limit),
+            (Some("created_at:-1"), Some(15))
+        );
 
         // A qual Postgres must evaluate: no limit.
-        let p = plan(&[q("picture", "=", s("x"))], &cols(&["user_id"]), std::slice::from_ref(&sort), &lim, &sh);
+        let p = plan(
+            &[c("picture", "=", t("x"))],
+            &cols(&["user_id"]),
+            std::slice::from_ref(&by_created),
+            lim,
+            &sh,
+        );
         assert_eq!(p.limit, None);
         // A restriction the framework did not even offer (e.g. on a JSON path): no limit.
-        let p = plan(&[], &cols(&["user_id"]), &[], &lim, &shape(1));
-        assert_eq!(p.limit, None);
+        assert_eq!(
+            plan(&[], &cols(&["user_id"]), &[], lim, &shape(1)).limit,
+            None
+        );
         // A join or grouping between the scan and the LIMIT: no limit.
-        let p = plan(&[], &cols(&["user_id"]), &[], &lim, &QueryShape { limit_applies_to_scan: false, ..shape(0) });
-        assert_eq!(p.limit, None);
+        let joined = QueryShape {
+            limit_applies_to_scan: false,
+            ..shape(0)
+        };
+        assert_eq!(
+            plan(&[], &cols(&["user_id"]), &[], lim, &joined).limit,
+            None
+        );
         // Text order is not Postgres' collation order; NULLS FIRST is not Auth0's order.
-        let by_name = Sort { field: "name".into(), ..sort.clone() };
-        assert_eq!(plan(&[], &cols(&["name"]), &[by_name], &lim, &QueryShape { restrictions: 0, ..sh }).limit, None);
-        let by_login = Sort { field: "last_login".into(), ..sort.clone() };
-        assert_eq!(plan(&[], &cols(&["x"]), &[by_login.clone()], &lim, &QueryShape { restrictions: 0, ..sh }).limit, None);
-        let nulls_last = Sort { nulls_first: false, ..by_login };
-        assert_eq!(plan(&[], &cols(&["x"]), &[nulls_last], &lim, &QueryShape { restrictions: 0, ..sh }).limit, Some(15));
+        let sh0 = QueryShape {
+            restrictions: 0,
+            ..sh
+        };
+        assert_eq!(
+            plan(
+                &[],
+                &cols(&["name"]),
+                &[sort("name", false, false)],
+                lim,
+                &sh0
+            )
+            .limit,
+            None
+        );
+        assert_eq!(
+            plan(
+                &[],
+                &cols(&["x"]),
+                &[sort("last_login", true, true)],
+                lim,
+                &sh0
+            )
+            .limit,
+            None
+        );
+        assert_eq!(
+            plan(
+                &[],
+                &cols(&["x"]),
+                &[sort("last_login", true, false)],
+                lim,
+                &sh0
+            )
+            .limit,
+            Some(15)
+        );
+        let collated = SortKey {
+            collated: true,
+            ..by_created.clone()
+        };
+        assert_eq!(plan(&[], &cols(&["x"]), &[collated], lim, &sh0).limit, None);
+        // Two ORDER BY keys: Auth0 sorts by one.
+        let two = QueryShape { pathkeys: 2, ..sh0 };
+        assert_eq!(
+            plan(
+                &[],
+                &cols(&["x"]),
+                &[by_created.clone(), sort("logins_count", false, false)],
+                lim,
+                &two
+            )
+            .limit,
+            None
+        );
         // No ORDER BY: any rows will do.
-        assert_eq!(plan(&[], &cols(&["x"]), &[], &lim, &shape(0)).limit, Some(15));
+        assert_eq!(
+            plan(&[], &cols(&["x"]), &[], lim, &shape(0)).limit,
+            Some(15)
+        );
+        // Lookups ignore LIMIT.
+        assert_eq!(
+            plan(
+                &[c("user_id", "=", t("a|b"))],
+                &cols(&["x"]),
+                &[],
+                lim,
+                &shape(1)
+            )
+            .limit,
+            None
+        );
     }
 
     #[test]
-    fn fields_follow_columns() {
-        let p = plan(&[], &cols(&["email", "connection", "q"]), &[], &None, &shape(0));
+    fn over_long_queries_leave_conditions_to_postgres() {
+        let many: Vec<Lit> = (0..400)
+            .map(|i| t(&format!("user{i}@example.com")))
+            .collect();
+        let conds = vec![
+            Cond {
+                column: "email".into(),
+                op: "=".into(),
+                value: CondValue::Any(many),
+            },
+            c("blocked", "=", Lit::Bool(true)),
+        ];
+        let p = plan(&conds, &cols(&["email"]), &[], Some((5, 0)), &shape(2));
+        assert_eq!(p.query().as_deref(), Some("blocked:true"));
+        assert!(!p.all_pushed);
+        assert_eq!(p.limit, None);
+    }
+
+    #[test]
+    fn q_reads_back_and_fields_follow_columns() {
+        let p = plan(
+            &[c("q", "=", t("a:b"))],
+            &cols(&["email", "connection", "q"]),
+            &[],
+            None,
+            &shape(1),
+        );
+        assert_eq!(p.q_text.as_deref(), Some("a:b"));
         assert_eq!(p.fields, Some(vec!["email".into(), "identities".into()]));
-        let p = plan(&[], &cols(&["email", "raw"]), &[], &None, &shape(0));
+        let p = plan(&[], &cols(&["email", "raw"]), &[], None, &shape(0));
         assert_eq!(p.fields, None);
-        let p = plan(&[], &[], &[], &None, &shape(0));
+        let p = plan(&[], &[], &[], None, &shape(0));
         assert_eq!(p.fields, Some(vec!["user_id".into()]));
     }
 }

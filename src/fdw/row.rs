@@ -64,11 +64,7 @@ pub fn out_columns(columns: &[Column]) -> Result<Vec<OutColumn>> {
                 )
                 .with_hint("Use text, boolean, smallint, integer, bigint, double precision, numeric, timestamptz, timestamp, jsonb or text[].")
             })?;
-            let source = match columns::spec(&c.name).source {
-                Source::Field("") => Source::Field(""),
-                s => s,
-            };
-            Ok(OutColumn { name: c.name.clone(), source, kind, sql_type })
+            Ok(OutColumn { name: c.name.clone(), source: columns::spec(&c.name).source, kind, sql_type })
         })
         .collect()
 }
@@ -94,11 +90,17 @@ pub fn fill(row: &mut Row, user: User, cols: &[OutColumn], q_text: Option<&str>)
             Source::Query => q_text.map(|q| Cell::String(q.to_string())),
             _ => match field(&user, col) {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(convert(v, col).map_err(|detail| Error::Column {
-                    column: col.name.clone(),
-                    sql_type: col.sql_type.to_string(),
-                    user_id: user.get("user_id").and_then(Value::as_str).unwrap_or("(unknown)").to_string(),
-                    detail,
+                Some(v) => Some(convert(v, col).map_err(|detail| {
+                    Error::Column {
+                        column: col.name.clone(),
+                        sql_type: col.sql_type.to_string(),
+                        user_id: user
+                            .get("user_id")
+                            .and_then(Value::as_str)
+                            .unwrap_or("(unknown)")
+                            .to_string(),
+                        detail,
+                    }
                 })?),
             },
         };
@@ -119,26 +121,39 @@ fn convert(v: &Value, col: &OutColumn) -> std::result::Result<Cell, String> {
     let shown = || {
         let s = v.to_string();
         if s.len() > 80 {
-            format!("{}…", &s[..s.char_indices().nth(77).map(|(i, _)| i).unwrap_or(s.len())])
+            format!(
+                "{}…",
+                &s[..s.char_indices().nth(77).map(|(i, _)| i).unwrap_or(s.len())]
+            )
         } else {
             s
         }
     };
     let int = |min: i64, max: i64| -> std::result::Result<i64, String> {
-        v.as_i64().filter(|i| (min..=max).contains(i)).ok_or_else(|| format!("{} is not an integer in range", shown()))
+        v.as_i64()
+            .filter(|i| (min..=max).contains(i))
+            .ok_or_else(|| format!("{} is not an integer in range", shown()))
     };
     Ok(match col.kind {
         Kind::Text => match v {
             Value::String(s) => Cell::String(s.clone()),
             other => Cell::String(other.to_string()),
         },
-        Kind::Bool => Cell::Bool(v.as_bool().ok_or_else(|| format!("{} is not a boolean", shown()))?),
+        Kind::Bool => Cell::Bool(
+            v.as_bool()
+                .ok_or_else(|| format!("{} is not a boolean", shown()))?,
+        ),
         Kind::Int2 => Cell::I16(int(i16::MIN as i64, i16::MAX as i64)? as i16),
         Kind::Int4 => Cell::I32(int(i32::MIN as i64, i32::MAX as i64)? as i32),
         Kind::Int8 => Cell::I64(int(i64::MIN, i64::MAX)?),
-        Kind::Float8 => Cell::F64(v.as_f64().ok_or_else(|| format!("{} is not a number", shown()))?),
+        Kind::Float8 => Cell::F64(
+            v.as_f64()
+                .ok_or_else(|| format!("{} is not a number", shown()))?,
+        ),
         Kind::Numeric => {
-            let n = v.as_f64().ok_or_else(|| format!("{} is not a number", shown()))?;
+            let n = v
+                .as_f64()
+                .ok_or_else(|| format!("{} is not a number", shown()))?;
             Cell::Numeric(AnyNumeric::try_from(n).map_err(|e| e.to_string())?)
         }
         Kind::Timestamptz | Kind::Timestamp => {

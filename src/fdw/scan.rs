@@ -19,7 +19,11 @@ impl Scan {
     /// Makes the first request(s).
     pub fn start(client: &Client, plan: &Plan) -> Result<Scan> {
         let fields = plan.fields.as_deref();
-        let mut scan = Scan { buffer: VecDeque::new(), cursor: None, requests: 0 };
+        let mut scan = Scan {
+            buffer: VecDeque::new(),
+            cursor: None,
+            requests: 0,
+        };
         match &plan.access {
             Access::UserId(id) => {
                 scan.requests += 1;
@@ -29,13 +33,23 @@ impl Scan {
             }
             Access::Email(email) => {
                 scan.requests += 1;
-                scan.buffer.extend(block_on(client.users_by_email(email, fields))??);
+                scan.buffer
+                    .extend(block_on(client.users_by_email(email, fields))??);
             }
             Access::Search => {
-                let cursor = SearchCursor::new(plan.query(), plan.sort.clone(), plan.fields.clone(), plan.limit);
+                let cursor = SearchCursor::new(
+                    plan.query(),
+                    plan.sort.clone(),
+                    plan.fields.clone(),
+                    plan.limit,
+                );
                 scan.cursor = Some(cursor);
                 scan.fetch_page(client)?;
-                let total = scan.cursor.as_ref().and_then(SearchCursor::total).unwrap_or(0);
+                let total = scan
+                    .cursor
+                    .as_ref()
+                    .and_then(SearchCursor::total)
+                    .unwrap_or(0);
                 if total >= SEARCH_CAP && plan.limit.is_none_or(|l| l > SEARCH_CAP) {
                     return Err(Error::Incomplete {
                         message: format!("this query matches {total} Auth0 users, more than Auth0's search can return"),
@@ -52,7 +66,9 @@ impl Scan {
     }
 
     fn fetch_page(&mut self, client: &Client) -> Result<bool> {
-        let Some(cursor) = self.cursor.as_mut() else { return Ok(false) };
+        let Some(cursor) = self.cursor.as_mut() else {
+            return Ok(false);
+        };
         if cursor.is_done() {
             return Ok(false);
         }

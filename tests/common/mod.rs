@@ -21,8 +21,11 @@ fn pg_env() -> (String, String) {
 
 pub fn connect(db: &str) -> Client {
     let (host, port) = pg_env();
-    Client::connect(&format!("host={host} port={port} user=postgres dbname={db}"), NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to the test cluster at {host}:{port}: {e}"))
+    Client::connect(
+        &format!("host={host} port={port} user=postgres dbname={db}"),
+        NoTls,
+    )
+    .unwrap_or_else(|e| panic!("cannot connect to the test cluster at {host}:{port}: {e}"))
 }
 
 static SERIAL: AtomicU32 = AtomicU32::new(0);
@@ -30,24 +33,41 @@ static SERIAL: AtomicU32 = AtomicU32::new(0);
 impl Db {
     /// A fresh database with the extension created.
     pub fn new(test: &str) -> Db {
-        let name = format!("t_{}_{}_{}", test, std::process::id(), SERIAL.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "t_{}_{}_{}",
+            test,
+            std::process::id(),
+            SERIAL.fetch_add(1, Ordering::SeqCst)
+        );
         let mut admin = connect("postgres");
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).unwrap();
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
         let mut client = connect(&name);
         client.batch_execute("CREATE EXTENSION auth0_io").unwrap();
         Db { client, name }
     }
 
     pub fn exec(&mut self, sql: &str) {
-        self.client.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e)));
+        self.client
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e)));
     }
 
     pub fn rows(&mut self, sql: &str) -> Vec<Row> {
-        self.client.query(sql, &[]).unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e)))
+        self.client
+            .query(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e)))
     }
 
     pub fn one<T: for<'a> postgres::types::FromSql<'a>>(&mut self, sql: &str) -> T {
-        self.client.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e))).get(0)
+        self.client
+            .query_one(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}\n-> {}", describe(&e)))
+            .get(0)
     }
 
     /// The error a statement must raise: (SQLSTATE, message, detail, hint).
@@ -55,7 +75,9 @@ impl Db {
         match self.client.batch_execute(sql) {
             Ok(()) => panic!("expected an error from: {sql}"),
             Err(e) => {
-                let db = e.as_db_error().unwrap_or_else(|| panic!("not a database error: {e}"));
+                let db = e
+                    .as_db_error()
+                    .unwrap_or_else(|| panic!("not a database error: {e}"));
                 DbError {
                     code: db.code().code().to_string(),
                     message: db.message().to_string(),
@@ -87,7 +109,10 @@ impl Drop for Db {
             return; // keep the database for a post-mortem
         }
         if let Ok(mut admin) = std::panic::catch_unwind(|| connect("postgres")) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -102,19 +127,32 @@ pub struct DbError {
 
 impl DbError {
     pub fn text(&self) -> String {
-        format!("{} {} {:?} {:?}", self.code, self.message, self.detail, self.hint)
+        format!(
+            "{} {} {:?} {:?}",
+            self.code, self.message, self.detail, self.hint
+        )
     }
 }
 
 pub fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
-        Some(d) => format!("{}: {} (detail: {:?}, hint: {:?})", d.code().code(), d.message(), d.detail(), d.hint()),
+        Some(d) => format!(
+            "{}: {} (detail: {:?}, hint: {:?})",
+            d.code().code(),
+            d.message(),
+            d.detail(),
+            d.hint()
+        ),
         None => e.to_string(),
     }
 }
 
 pub fn tenant(users: usize) -> Running {
-    spawn(Config { seed_users: users, ..Config::default() }).expect("emulator starts")
+    spawn(Config {
+        seed_users: users,
+        ..Config::default()
+    })
+    .expect("emulator starts")
 }
 
 pub fn tenant_with(config: Config) -> Running {

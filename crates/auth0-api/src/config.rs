@@ -27,7 +27,10 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Debug)]
 pub enum Credentials {
     /// A machine-to-machine application: tokens come from `/oauth/token` and are refreshed.
-    ClientCredentials { client_id: String, client_secret: Secret },
+    ClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+    },
     /// A Management API token obtained elsewhere (it cannot be refreshed).
     Token(Secret),
 }
@@ -75,10 +78,18 @@ pub fn parse_base_url(s: &str) -> Result<Url> {
         return Err(Error::Config(format!("'{s}' has no host")));
     }
     if url.path() != "/" && !url.path().is_empty() {
-        return Err(Error::Config(format!("'{s}' must not have a path (the client adds /api/v2)")));
+        return Err(Error::Config(format!(
+            "'{s}' must not have a path (the client adds /api/v2)"
+        )));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Config(format!("'{s}' must be scheme://host[:port] only")));
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(Error::Config(format!(
+            "'{s}' must be scheme://host[:port] only"
+        )));
     }
     match url.scheme() {
         "https" => Ok(url),
@@ -87,7 +98,9 @@ pub fn parse_base_url(s: &str) -> Result<Url> {
             "plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost), not '{}'",
             url.host_str().unwrap_or_default()
         ))),
-        other => Err(Error::Config(format!("unsupported scheme '{other}' (use https)"))),
+        other => Err(Error::Config(format!(
+            "unsupported scheme '{other}' (use https)"
+        ))),
     }
 }
 
@@ -121,7 +134,10 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let c = Credentials::ClientCredentials { client_id: "id".into(), client_secret: Secret::new("hunter2") };
+        let c = Credentials::ClientCredentials {
+            client_id: "id".into(),
+            client_secret: Secret::new("hunter2"),
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

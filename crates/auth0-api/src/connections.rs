@@ -45,8 +45,10 @@ impl Client {
                 req = req.query("name", n);
             }
             let a = self.send(&req).await?;
-            let p: Page = serde_json::from_slice(&a.body)
-                .map_err(|e| Error::Decode { endpoint: endpoint.into(), detail: e.to_string() })?;
+            let p: Page = serde_json::from_slice(&a.body).map_err(|e| Error::Decode {
+                endpoint: endpoint.into(),
+                detail: e.to_string(),
+            })?;
             let n = p.connections.len();
             out.extend(p.connections);
             page += 1;
@@ -59,7 +61,9 @@ impl Client {
     /// Resolves a connection given by name or by `con_` id; `None` when there is no such one.
     pub async fn find_connection(&self, name_or_id: &str) -> Result<Option<Connection>> {
         if name_or_id.starts_with("con_") {
-            let Some(seg) = paths::segment(name_or_id) else { return Ok(None) };
+            let Some(seg) = paths::segment(name_or_id) else {
+                return Ok(None);
+            };
             let endpoint = "GET /api/v2/connections/{id}";
             let req = Request::get(format!("/api/v2/connections/{seg}"), endpoint)
                 .query("fields", FIELDS)
@@ -67,11 +71,18 @@ impl Client {
             return match self.send(&req).await {
                 Ok(a) => serde_json::from_slice(&a.body)
                     .map(Some)
-                    .map_err(|e| Error::Decode { endpoint: endpoint.into(), detail: e.to_string() }),
+                    .map_err(|e| Error::Decode {
+                        endpoint: endpoint.into(),
+                        detail: e.to_string(),
+                    }),
                 Err(Error::Api { status: 404, .. }) => Ok(None),
                 Err(e) => Err(e),
             };
         }
-        Ok(self.connections(Some(name_or_id)).await?.into_iter().find(|c| c.name == name_or_id))
+        Ok(self
+            .connections(Some(name_or_id))
+            .await?
+            .into_iter()
+            .find(|c| c.name == name_or_id))
     }
 }

@@ -9,11 +9,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// Auth0 answered with its standard error body.
     #[error("Auth0 answered {status} {error} on {endpoint}: {message}")]
-    Api { status: u16, error: String, message: String, error_code: Option<String>, endpoint: String },
+    Api {
+        status: u16,
+        error: String,
+        message: String,
+        error_code: Option<String>,
+        endpoint: String,
+    },
 
     /// `/oauth/token` refused the credentials (OAuth-style body).
     #[error("Auth0 refused the credentials ({status} {error}): {description}")]
-    Auth { status: u16, error: String, description: String },
+    Auth {
+        status: u16,
+        error: String,
+        description: String,
+    },
 
     /// The rate limit did not lift within the configured budget.
     #[error("Auth0 kept rate-limiting {endpoint}; gave up after waiting {waited:?}")]
@@ -21,7 +31,12 @@ pub enum Error {
 
     /// No complete response, even after retries (refused, dropped, timed out).
     #[error("no complete response from Auth0 on {endpoint} after {attempts} attempt(s): {detail}")]
-    Transport { endpoint: String, attempts: u32, detail: String, timed_out: bool },
+    Transport {
+        endpoint: String,
+        attempts: u32,
+        detail: String,
+        timed_out: bool,
+    },
 
     /// A response that is not what the API documents.
     #[error("unexpected response from Auth0 on {endpoint}: {detail}")]
@@ -115,7 +130,11 @@ mod tests {
         assert_eq!(e.error_code(), Some("inexistent_user"));
         assert!(e.to_string().contains("The user does not exist."));
 
-        let e = Error::from_response(401, br#"{"error":"access_denied","error_description":"Unauthorized"}"#, "x");
+        let e = Error::from_response(
+            401,
+            br#"{"error":"access_denied","error_description":"Unauthorized"}"#,
+            "x",
+        );
         assert!(matches!(e, Error::Auth { .. }));
 
         let e = Error::from_response(502, b"<html>Bad gateway</html>", "GET /api/v2/users");

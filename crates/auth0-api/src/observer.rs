@@ -8,7 +8,12 @@ pub enum Event {
     /// Auth0 answered 429; waiting until its rate limit resets.
     RateLimited { endpoint: String, wait: Duration },
     /// A 5xx or broken connection; retrying after a back-off.
-    Retrying { endpoint: String, attempt: u32, wait: Duration, reason: String },
+    Retrying {
+        endpoint: String,
+        attempt: u32,
+        wait: Duration,
+        reason: String,
+    },
     /// A fresh access token was obtained.
     TokenRefreshed,
 }

@@ -13,7 +13,10 @@ impl CachedToken {
         // Refresh a minute early (or halfway for short-lived tokens) so that a request never
         // leaves with a token that expires in flight.
         let margin = Duration::from_secs(60).min(expires_in / 2);
-        CachedToken { value, refresh_after: Instant::now() + expires_in - margin }
+        CachedToken {
+            value,
+            refresh_after: Instant::now() + expires_in - margin,
+        }
     }
 
     pub fn is_fresh(&self) -> bool {

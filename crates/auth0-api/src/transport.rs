@@ -10,12 +10,11 @@ use reqwest::{Method, StatusCode};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A request body; multipart forms are rebuilt for every attempt (they cannot be cloned).
+/// A request body.
 #[derive(Clone)]
 pub(crate) enum Body {
     Empty,
     Json(serde_json::Value),
-    Multipart(Arc<dyn Fn() -> reqwest::multipart::Form + Send + Sync>),
 }
 
 /// One request, described so that it can be sent again.
@@ -34,7 +33,14 @@ pub(crate) struct Request {
 
 impl Request {
     pub fn get(path: String, endpoint: &str) -> Self {
-        Request { method: Method::GET, path, endpoint: endpoint.into(), query: vec![], body: Body::Empty, idempotent: true }
+        Request {
+            method: Method::GET,
+            path,
+            endpoint: endpoint.into(),
+            query: vec![],
+            body: Body::Empty,
+            idempotent: true,
+        }
     }
 
     pub fn query(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -45,7 +51,6 @@ impl Request {
 
 /// A 2xx answer.
 pub(crate) struct Answer {
-    pub status: StatusCode,
     pub body: Bytes,
 }
 
@@ -69,8 +74,15 @@ impl Client {
             .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("auth0_io/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?;
-        Ok(Client { http, config: Arc::new(config), token: Arc::new(Mutex::new(None)), observer })
+            .map_err(|e| {
+                Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
+            })?;
+        Ok(Client {
+            http,
+            config: Arc::new(config),
+            token: Arc::new(Mutex::new(None)),
+            observer,
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -83,12 +95,19 @@ impl Client {
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{}", self.config.base_url.as_str().trim_end_matches('/'), path)
+        format!(
+            "{}{}",
+            self.config.base_url.as_str().trim_end_matches('/'),
+            path
+        )
     }
 
     fn cached_token(&self) -> Option<String> {
         let guard = self.token.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().filter(|t| t.is_fresh()).map(|t| t.value.clone())
+        guard
+            .as_ref()
+            .filter(|t| t.is_fresh())
+            .map(|t| t.value.clone())
     }
 
     fn forget_token(&self) {
@@ -99,7 +118,10 @@ impl Client {
     async fn bearer(&self) -> Result<String> {
         match &self.config.credentials {
             Credentials::Token(t) => Ok(t.expose().to_string()),
-            Credentials::ClientCredentials { client_id, client_secret } => {
+            Credentials::ClientCredentials {
+                client_id,
+                client_secret,
+            } => {
                 if let Some(t) = self.cached_token() {
                     return Ok(t);
                 }
@@ -118,11 +140,15 @@ impl Client {
                     idempotent: true,
                 };
                 let answer = self.execute(&req, None).await?;
-                let t: TokenResponse = serde_json::from_slice(&answer.body).map_err(|e| Error::Decode {
-                    endpoint: req.endpoint.clone(),
-                    detail: format!("token response: {e}"),
-                })?;
-                let cached = CachedToken::new(t.access_token.clone(), Duration::from_secs(t.expires_in.max(2)));
+                let t: TokenResponse =
+                    serde_json::from_slice(&answer.body).map_err(|e| Error::Decode {
+                        endpoint: req.endpoint.clone(),
+                        detail: format!("token response: {e}"),
+                    })?;
+                let cached = CachedToken::new(
+                    t.access_token.clone(),
+                    Duration::from_secs(t.expires_in.max(2)),
+                );
                 *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(cached);
                 self.observer.on_event(&Event::TokenRefreshed);
                 Ok(t.access_token)
@@ -135,7 +161,10 @@ impl Client {
         let token = self.bearer().await?;
         match self.execute(req, Some(&token)).await {
             Err(Error::Api { status: 401, .. })
-                if matches!(self.config.credentials, Credentials::ClientCredentials { .. }) =>
+                if matches!(
+                    self.config.credentials,
+                    Credentials::ClientCredentials { .. }
+                ) =>
             {
                 self.forget_token();
                 let token = self.bearer().await?;
@@ -153,21 +182,28 @@ impl Client {
             attempt += 1;
             let outcome = self.attempt(req, bearer).await;
             let (wait, reason) = match outcome {
-                Ok((status, body, _)) if status.is_success() => return Ok(Answer { status, body }),
+                Ok((status, body, _)) if status.is_success() => return Ok(Answer { body }),
                 Ok((StatusCode::TOO_MANY_REQUESTS, body, headers)) => {
                     let wait = rate_limit_wait(&headers);
                     if rate_waited + wait > self.config.max_rate_limit_wait {
                         let _ = body;
-                        return Err(Error::RateLimited { endpoint: req.endpoint.clone(), waited: rate_waited });
+                        return Err(Error::RateLimited {
+                            endpoint: req.endpoint.clone(),
+                            waited: rate_waited,
+                        });
                     }
                     rate_waited += wait;
                     attempt -= 1; // waiting for the bucket is not a failed attempt
-                    self.observer.on_event(&Event::RateLimited { endpoint: req.endpoint.clone(), wait });
+                    self.observer.on_event(&Event::RateLimited {
+                        endpoint: req.endpoint.clone(),
+                        wait,
+                    });
                     tokio::time::sleep(wait).await;
                     continue;
                 }
                 Ok((status, body, _)) => {
-                    let retryable = matches!(status.as_u16(), 500 | 502 | 503 | 504) && req.idempotent;
+                    let retryable =
+                        matches!(status.as_u16(), 500 | 502 | 503 | 504) && req.idempotent;
                     if !retryable || attempt > self.config.max_retries {
                         return Err(Error::from_response(status.as_u16(), &body, &req.endpoint));
                     }
@@ -186,7 +222,12 @@ impl Client {
                     (self.backoff(attempt), describe(&e))
                 }
             };
-            self.observer.on_event(&Event::Retrying { endpoint: req.endpoint.clone(), attempt, wait, reason });
+            self.observer.on_event(&Event::Retrying {
+                endpoint: req.endpoint.clone(),
+                attempt,
+                wait,
+                reason,
+            });
             tokio::time::sleep(wait).await;
         }
     }
@@ -211,7 +252,6 @@ impl Client {
         rb = match &req.body {
             Body::Empty => rb,
             Body::Json(v) => rb.json(v),
-            Body::Multipart(make) => rb.multipart(make()),
         };
         let resp = rb.send().await?;
         let status = resp.status();
@@ -222,7 +262,10 @@ impl Client {
 
     /// Exponential back-off with jitter: `base * 2^(attempt-1)`, capped, scaled by 50–100%.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.config.base_backoff.saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
+        let exp = self
+            .config
+            .base_backoff
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
         let capped = exp.min(self.config.max_backoff);
         capped.mul_f64(0.5 + 0.5 * jitter())
     }
@@ -231,14 +274,19 @@ impl Client {
 /// How long a 429 asks us to wait: until `x-ratelimit-reset` (UNIX seconds), or `retry-after`,
 /// at least 100 ms and at most 60 s for one wait.
 fn rate_limit_wait(headers: &HeaderMap) -> Duration {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<f64>().ok());
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-    let secs = if let Some(reset) = header("x-ratelimit-reset") {
-        reset - now
-    } else if let Some(after) = header("retry-after") {
-        after
-    } else {
-        1.0
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let secs = match header("x-ratelimit-reset") {
+        Some(reset) => reset - now,
+        None => header("retry-after").unwrap_or(1.0),
     };
     Duration::from_secs_f64(secs.clamp(0.1, 60.0))
 }
@@ -247,7 +295,12 @@ fn rate_limit_wait(headers: &HeaderMap) -> Duration {
 fn jitter() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -285,13 +338,22 @@ mod tests {
     #[test]
     fn rate_limit_wait_reads_reset() {
         let mut h = HeaderMap::new();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         h.insert("x-ratelimit-reset", (now + 3).to_string().parse().unwrap());
         let w = rate_limit_wait(&h);
-        assert!(w > Duration::from_millis(1500) && w <= Duration::from_secs(3), "{w:?}");
+        assert!(
+            w > Duration::from_millis(1500) && w <= Duration::from_secs(3),
+            "{w:?}"
+        );
         h.insert("x-ratelimit-reset", (now - 10).to_string().parse().unwrap());
         assert_eq!(rate_limit_wait(&h), Duration::from_millis(100));
-        h.insert("x-ratelimit-reset", (now + 1000).to_string().parse().unwrap());
+        h.insert(
+            "x-ratelimit-reset",
+            (now + 1000).to_string().parse().unwrap(),
+        );
         assert_eq!(rate_limit_wait(&h), Duration::from_secs(60));
     }
 

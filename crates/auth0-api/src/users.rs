@@ -41,21 +41,31 @@ pub struct UsersPage {
 
 fn fields_query(req: Request, fields: Option<&[String]>) -> Request {
     match fields {
-        Some(f) if !f.is_empty() => req.query("fields", f.join(",")).query("include_fields", "true"),
+        Some(f) if !f.is_empty() => req
+            .query("fields", f.join(","))
+            .query("include_fields", "true"),
         _ => req,
     }
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8], endpoint: &str) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| Error::Decode { endpoint: endpoint.into(), detail: e.to_string() })
+    serde_json::from_slice(body).map_err(|e| Error::Decode {
+        endpoint: endpoint.into(),
+        detail: e.to_string(),
+    })
 }
 
 impl Client {
     /// `GET /api/v2/users/{id}`; `None` when the user does not exist (or the id cannot be one).
     pub async fn get_user(&self, id: &str, fields: Option<&[String]>) -> Result<Option<User>> {
-        let Some(seg) = paths::segment(id) else { return Ok(None) };
+        let Some(seg) = paths::segment(id) else {
+            return Ok(None);
+        };
         let endpoint = "GET /api/v2/users/{id}";
-        let req = fields_query(Request::get(format!("/api/v2/users/{seg}"), endpoint), fields);
+        let req = fields_query(
+            Request::get(format!("/api/v2/users/{seg}"), endpoint),
+            fields,
+        );
         match self.send(&req).await {
             Ok(a) => decode(&a.body, endpoint).map(Some),
             Err(Error::Api { status: 404, .. }) => Ok(None),
@@ -64,9 +74,16 @@ impl Client {
     }
 
     /// `GET /api/v2/users-by-email` (exact, case-sensitive match; always an array).
-    pub async fn users_by_email(&self, email: &str, fields: Option<&[String]>) -> Result<Vec<User>> {
+    pub async fn users_by_email(
+        &self,
+        email: &str,
+        fields: Option<&[String]>,
+    ) -> Result<Vec<User>> {
         let endpoint = "GET /api/v2/users-by-email";
-        let req = fields_query(Request::get("/api/v2/users-by-email".into(), endpoint).query("email", email), fields);
+        let req = fields_query(
+            Request::get("/api/v2/users-by-email".into(), endpoint).query("email", email),
+            fields,
+        );
         let a = self.send(&req).await?;
         decode(&a.body, endpoint)
     }
@@ -104,12 +121,27 @@ pub struct SearchCursor {
 }
 
 impl SearchCursor {
-    pub fn new(q: Option<String>, sort: Option<String>, fields: Option<Vec<String>>, max_results: Option<u64>) -> Self {
+    pub fn new(
+        q: Option<String>,
+        sort: Option<String>,
+        fields: Option<Vec<String>>,
+        max_results: Option<u64>,
+    ) -> Self {
         let cap = max_results.unwrap_or(SEARCH_CAP).min(SEARCH_CAP);
         // The largest page that still divides evenly into the allowed window.
-        let per_page = if cap < MAX_PER_PAGE as u64 { cap.max(1) as u32 } else { MAX_PER_PAGE };
+        let per_page = if cap < MAX_PER_PAGE as u64 {
+            cap.max(1) as u32
+        } else {
+            MAX_PER_PAGE
+        };
         SearchCursor {
-            params: SearchParams { q, sort, page: 0, per_page, fields },
+            params: SearchParams {
+                q,
+                sort,
+                page: 0,
+                per_page,
+                fields,
+            },
             max_results,
             fetched: 0,
             total: None,
@@ -142,7 +174,11 @@ impl SearchCursor {
         self.params.page += 1;
         let limit = self.max_results.unwrap_or(u64::MAX).min(SEARCH_CAP);
         let next_end = (self.params.page as u64 + 1) * self.params.per_page as u64;
-        if got < self.params.per_page as u64 || self.fetched >= page.total || self.fetched >= limit || next_end > SEARCH_CAP {
+        if got < self.params.per_page as u64
+            || self.fetched >= page.total
+            || self.fetched >= limit
+            || next_end > SEARCH_CAP
+        {
             self.done = true;
         }
         let mut users = page.users;

@@ -8,7 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn emulator(users: usize) -> Running {
-    spawn(Config { seed_users: users, ..Config::default() }).expect("emulator starts")
+    spawn(Config {
+        seed_users: users,
+        ..Config::default()
+    })
+    .expect("emulator starts")
 }
 
 fn config(emu: &Running, secret: &str) -> ClientConfig {
@@ -43,16 +47,34 @@ async fn reads_users_with_one_token() {
     let emu = emulator(300);
     let c = client(&emu);
     let first = emu.emulator.lock().users.all()[0].clone();
-    let u = c.get_user(&first.user_id, None).await.unwrap().expect("user exists");
-    assert_eq!(u.get("user_id").and_then(|v| v.as_str()), Some(first.user_id.as_str()));
+    let u = c
+        .get_user(&first.user_id, None)
+        .await
+        .unwrap()
+        .expect("user exists");
+    assert_eq!(
+        u.get("user_id").and_then(|v| v.as_str()),
+        Some(first.user_id.as_str())
+    );
 
     let email = first.email().unwrap().to_string();
-    let found = c.users_by_email(&email, Some(&["user_id".to_string(), "email".to_string()])).await.unwrap();
+    let found = c
+        .users_by_email(&email, Some(&["user_id".to_string(), "email".to_string()]))
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].len(), 2, "fields projection: {:?}", found[0]);
 
-    assert!(c.get_user("auth0|does-not-exist", None).await.unwrap().is_none());
-    assert_eq!(emu.emulator.request_count("POST /oauth/token"), 1, "token is cached");
+    assert!(c
+        .get_user("auth0|does-not-exist", None)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        emu.emulator.request_count("POST /oauth/token"),
+        1,
+        "token is cached"
+    );
     assert_eq!(emu.emulator.request_count("GET /api/v2/users/{id}"), 2);
 }
 
@@ -68,11 +90,19 @@ async fn search_cursor_pages_to_the_end() {
     assert_eq!(cur.total(), Some(250));
     assert_eq!(all.len(), 250);
     assert_eq!(emu.emulator.request_count("GET /api/v2/users"), 3);
-    let created: Vec<&str> = all.iter().map(|u| u["created_at"].as_str().unwrap()).collect();
+    let created: Vec<&str> = all
+        .iter()
+        .map(|u| u["created_at"].as_str().unwrap())
+        .collect();
     assert!(created.windows(2).all(|w| w[0] <= w[1]));
 
     // A limit stops early and trims the last page.
-    let mut cur = SearchCursor::new(Some("identities.connection:\"google-oauth2\"".into()), None, None, Some(7));
+    let mut cur = SearchCursor::new(
+        Some("identities.connection:\"google-oauth2\"".into()),
+        None,
+        None,
+        Some(7),
+    );
     let page = cur.next_page(&c).await.unwrap().unwrap();
     assert_eq!(page.len(), 7);
     assert!(cur.next_page(&c).await.unwrap().is_none());
@@ -88,7 +118,11 @@ async fn search_cursor_stops_at_the_cap() {
         n += page.len();
     }
     assert_eq!(n, 1000, "Auth0 never pages past 1000");
-    assert_eq!(cur.total(), Some(1200), "the total tells the caller results were cut");
+    assert_eq!(
+        cur.total(),
+        Some(1200),
+        "the total tells the caller results were cut"
+    );
 }
 
 #[tokio::test]
@@ -106,35 +140,59 @@ async fn wrong_secret_is_an_auth_error_without_the_secret() {
 async fn survives_a_429_burst_and_reports_the_waits() {
     let emu = emulator(10);
     let rec = Arc::new(Recorder::default());
-    let c = Client::with_observer(config(&emu, auth0_emulator::state::DEFAULT_CLIENT_SECRET), rec.clone()).unwrap();
-    emu.emulator.arm(Fault::on("GET /api/v2/users").status(429).times(3));
+    let c = Client::with_observer(
+        config(&emu, auth0_emulator::state::DEFAULT_CLIENT_SECRET),
+        rec.clone(),
+    )
+    .unwrap();
+    emu.emulator
+        .arm(Fault::on("GET /api/v2/users").status(429).times(3));
     let page = c.search_users(&Default::default()).await.unwrap();
     assert_eq!(page.total, 10);
     assert_eq!(emu.emulator.request_count("GET /api/v2/users"), 4);
-    let waits = rec.0.lock().unwrap().iter().filter(|e| matches!(e, Event::RateLimited { .. })).count();
+    let waits = rec
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::RateLimited { .. }))
+        .count();
     assert_eq!(waits, 3);
 }
 
 #[tokio::test]
 async fn respects_a_real_token_bucket() {
-    let emu = spawn(Config { seed_users: 5, rate_limit: Some(RateLimit { burst: 2, per_second: 4 }), ..Config::default() })
-        .unwrap();
+    let emu = spawn(Config {
+        seed_users: 5,
+        rate_limit: Some(RateLimit {
+            burst: 2,
+            per_second: 4,
+        }),
+        ..Config::default()
+    })
+    .unwrap();
     let c = client(&emu);
     let started = Instant::now();
     for _ in 0..8 {
         c.search_users(&Default::default()).await.unwrap();
     }
     // 9 requests (token + 8) through a bucket of 2 refilled at 4/s cannot take less than ~1.5 s.
-    assert!(started.elapsed() >= Duration::from_millis(1000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn retries_5xx_and_dropped_or_truncated_responses() {
     let emu = emulator(20);
     let c = client(&emu);
-    emu.emulator.arm(Fault::on("GET /api/v2/users").status(503).times(2));
+    emu.emulator
+        .arm(Fault::on("GET /api/v2/users").status(503).times(2));
     assert_eq!(c.search_users(&Default::default()).await.unwrap().total, 20);
-    emu.emulator.arm(Fault::on("GET /api/v2/users").drop_connection());
+    emu.emulator
+        .arm(Fault::on("GET /api/v2/users").drop_connection());
     assert_eq!(c.search_users(&Default::default()).await.unwrap().total, 20);
     emu.emulator.arm(Fault::on("GET /api/v2/users").truncated());
     assert_eq!(c.search_users(&Default::default()).await.unwrap().total, 20);
@@ -145,10 +203,13 @@ async fn retries_5xx_and_dropped_or_truncated_responses() {
 async fn gives_up_after_bounded_retries_with_a_clear_error() {
     let emu = emulator(20);
     let c = client(&emu);
-    emu.emulator.arm(Fault::on("GET /api/v2/users").drop_connection().times(50));
+    emu.emulator
+        .arm(Fault::on("GET /api/v2/users").drop_connection().times(50));
     let err = c.search_users(&Default::default()).await.unwrap_err();
     match &err {
-        Error::Transport { attempts, endpoint, .. } => {
+        Error::Transport {
+            attempts, endpoint, ..
+        } => {
             assert_eq!(*attempts, 5);
             assert_eq!(endpoint, "GET /api/v2/users");
         }
@@ -165,10 +226,15 @@ async fn a_stalled_request_times_out_and_is_retried() {
     cfg.request_timeout = Duration::from_millis(300);
     let c = Client::new(cfg).unwrap();
     c.search_users(&Default::default()).await.unwrap(); // token first
-    emu.emulator.arm(Fault::on("GET /api/v2/users").delay_ms(2_000));
+    emu.emulator
+        .arm(Fault::on("GET /api/v2/users").delay_ms(2_000));
     let started = Instant::now();
     assert_eq!(c.search_users(&Default::default()).await.unwrap().total, 3);
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -195,9 +261,14 @@ async fn a_static_token_is_used_as_is() {
         c.search_users(&Default::default()).await.unwrap();
         emu.emulator.lock().tokens.keys().next().unwrap().clone()
     };
-    let c = Client::new(ClientConfig::new(&emu.url(), Credentials::Token(Secret::new(token))).unwrap()).unwrap();
+    let c =
+        Client::new(ClientConfig::new(&emu.url(), Credentials::Token(Secret::new(token))).unwrap())
+            .unwrap();
     assert_eq!(c.search_users(&Default::default()).await.unwrap().total, 3);
-    let bad = Client::new(ClientConfig::new(&emu.url(), Credentials::Token(Secret::new("nope"))).unwrap()).unwrap();
+    let bad = Client::new(
+        ClientConfig::new(&emu.url(), Credentials::Token(Secret::new("nope"))).unwrap(),
+    )
+    .unwrap();
     let err = bad.search_users(&Default::default()).await.unwrap_err();
     assert_eq!(err.status(), Some(401));
 }
@@ -206,13 +277,24 @@ async fn a_static_token_is_used_as_is() {
 async fn hostile_ids_never_reach_another_route() {
     let emu = emulator(3);
     let c = client(&emu);
-    for id in ["a/../../jobs/x", "../connections", "x?q=*", "x#frag", "%2e%2e", "auth0|\"'\\"] {
+    for id in [
+        "a/../../jobs/x",
+        "../connections",
+        "x?q=*",
+        "x#frag",
+        "%2e%2e",
+        "auth0|\"'\\",
+    ] {
         assert!(c.get_user(id, None).await.unwrap().is_none(), "{id}");
     }
     assert!(c.get_user("..", None).await.unwrap().is_none());
     let routes = emu.emulator.lock().requests.clone();
     assert_eq!(routes.get("GET /api/v2/users/{id}"), Some(&6), "{routes:?}");
-    assert_eq!(routes.len(), 2, "only the token and the user route: {routes:?}");
+    assert_eq!(
+        routes.len(),
+        2,
+        "only the token and the user route: {routes:?}"
+    );
 }
 
 #[tokio::test]
@@ -221,10 +303,18 @@ async fn resolves_connections() {
     let c = client(&emu);
     let all = c.connections(None).await.unwrap();
     assert!(all.len() >= 4);
-    let db = c.find_connection("Username-Password-Authentication").await.unwrap().unwrap();
+    let db = c
+        .find_connection("Username-Password-Authentication")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(db.is_database());
     let by_id = c.find_connection(&db.id).await.unwrap().unwrap();
     assert_eq!(by_id.name, db.name);
     assert!(c.find_connection("nope").await.unwrap().is_none());
-    assert!(c.find_connection("con_AAAAAAAAAAAAAAAA").await.unwrap().is_none());
+    assert!(c
+        .find_connection("con_AAAAAAAAAAAAAAAA")
+        .await
+        .unwrap()
+        .is_none());
 }

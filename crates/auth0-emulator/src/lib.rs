@@ -24,7 +24,9 @@ pub async fn serve(
     emu: Emulator,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(emu)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(emu))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// A running emulator (for tests): its address and state; stops when dropped.
@@ -57,27 +59,37 @@ pub fn spawn(config: Config) -> std::io::Result<Running> {
     let addr = std_listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = emu.clone();
-    std::thread::Builder::new().name(format!("auth0-emulator-{}", addr.port())).spawn(move || {
-        let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("auth0-emulator: cannot start runtime: {e}");
-                return;
-            }
-        };
-        rt.block_on(async move {
-            let listener = match TcpListener::from_std(std_listener) {
-                Ok(l) => l,
+    std::thread::Builder::new()
+        .name(format!("auth0-emulator-{}", addr.port()))
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("auth0-emulator: {e}");
+                    eprintln!("auth0-emulator: cannot start runtime: {e}");
                     return;
                 }
             };
-            let _ = serve(listener, served, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
-    })?;
-    Ok(Running { addr, emulator: emu, stop: Some(tx) })
+            rt.block_on(async move {
+                let listener = match TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("auth0-emulator: {e}");
+                        return;
+                    }
+                };
+                let _ = serve(listener, served, async {
+                    let _ = rx.await;
+                })
+                .await;
+            });
+        })?;
+    Ok(Running {
+        addr,
+        emulator: emu,
+        stop: Some(tx),
+    })
 }

@@ -15,7 +15,10 @@ pub enum Query {
     And(Vec<Query>),
     Or(Vec<Query>),
     Not(Box<Query>),
-    Term { field: Option<String>, value: TermValue },
+    Term {
+        field: Option<String>,
+        value: TermValue,
+    },
     Exists(String),
 }
 
@@ -25,7 +28,10 @@ pub enum TermValue {
     Exact(String),
     /// A pattern with `*` (already unescaped; `\u{0}` never appears, literal `*` is stored as `Lit`).
     Wildcard(Vec<Glob>),
-    Range { lower: Bound, upper: Bound },
+    Range {
+        lower: Bound,
+        upper: Bound,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,12 +53,32 @@ pub enum Bound {
 pub struct QueryError(pub String);
 
 /// Fields Auth0 compares case-insensitively (everything else, metadata included, is case-sensitive).
-const CASE_INSENSITIVE: &[&str] = &["email", "name", "given_name", "family_name", "nickname", "email.domain"];
+const CASE_INSENSITIVE: &[&str] = &[
+    "email",
+    "name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "email.domain",
+];
 /// Fields a term without a field name is matched against.
-const DEFAULT_FIELDS: &[&str] =
-    &["user_id", "email", "name", "nickname", "given_name", "family_name", "username", "phone_number"];
+const DEFAULT_FIELDS: &[&str] = &[
+    "user_id",
+    "email",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "username",
+    "phone_number",
+];
 /// Fields holding ISO-8601 instants: ranges on them compare as time, and partial dates are allowed.
-const DATE_FIELDS: &[&str] = &["created_at", "updated_at", "last_login", "last_password_reset"];
+const DATE_FIELDS: &[&str] = &[
+    "created_at",
+    "updated_at",
+    "last_login",
+    "last_password_reset",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
@@ -67,9 +93,15 @@ enum Tok {
     Not,
     /// `field:` prefix (field name unescaped)
     Field(String),
-    Word { text: String, wildcard: Vec<Glob> },
+    Word {
+        text: String,
+        wildcard: Vec<Glob>,
+    },
     Phrase(String),
-    Range { lower: Bound, upper: Bound },
+    Range {
+        lower: Bound,
+        upper: Bound,
+    },
 }
 
 fn is_word_end(c: char) -> bool {
@@ -102,7 +134,9 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, QueryError> {
                     match chars.get(i) {
                         None => return Err(QueryError("unterminated quoted phrase".into())),
                         Some('\\') => {
-                            let n = chars.get(i + 1).ok_or_else(|| QueryError("dangling escape".into()))?;
+                            let n = chars
+                                .get(i + 1)
+                                .ok_or_else(|| QueryError("dangling escape".into()))?;
                             s.push(*n);
                             i += 2;
                         }
@@ -128,7 +162,9 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, QueryError> {
                 let inclusive_hi = chars[i + 1 + close] == ']';
                 let parts: Vec<&str> = body.split(" TO ").collect();
                 if parts.len() != 2 {
-                    return Err(QueryError(format!("invalid range [{body}]: expected 'a TO b'")));
+                    return Err(QueryError(format!(
+                        "invalid range [{body}]: expected 'a TO b'"
+                    )));
                 }
                 let bound = |s: &str, inclusive: bool| {
                     let s = unquote(s.trim());
@@ -140,7 +176,10 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, QueryError> {
                         Bound::Exclusive(s)
                     }
                 };
-                out.push(Tok::Range { lower: bound(parts[0], inclusive_lo), upper: bound(parts[1], inclusive_hi) });
+                out.push(Tok::Range {
+                    lower: bound(parts[0], inclusive_lo),
+                    upper: bound(parts[1], inclusive_hi),
+                });
                 i += close + 2;
             }
             _ => {
@@ -152,7 +191,9 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, QueryError> {
                 while i < chars.len() && !is_word_end(chars[i]) {
                     let ch = chars[i];
                     if ch == '\\' {
-                        let n = *chars.get(i + 1).ok_or_else(|| QueryError("dangling escape".into()))?;
+                        let n = *chars
+                            .get(i + 1)
+                            .ok_or_else(|| QueryError("dangling escape".into()))?;
                         text.push(n);
                         lit.push(n);
                         escaped_any = true;
@@ -201,7 +242,11 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, QueryError> {
                 if !lit.is_empty() {
                     glob.push(Glob::Lit(lit));
                 }
-                let wildcard = if glob.iter().any(|g| *g == Glob::Star) { glob } else { Vec::new() };
+                let wildcard = if glob.contains(&Glob::Star) {
+                    glob
+                } else {
+                    Vec::new()
+                };
                 out.push(Tok::Word { text, wildcard });
             }
         }
@@ -210,7 +255,10 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, QueryError> {
 }
 
 fn unquote(s: &str) -> String {
-    let s = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s);
+    let s = s
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s);
     let mut out = String::new();
     let mut it = s.chars();
     while let Some(c) = it.next() {
@@ -246,7 +294,11 @@ impl Parser {
             self.pos += 1;
             parts.push(self.parse_and(field)?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Query::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Query::Or(parts)
+        })
     }
 
     fn parse_and(&mut self, field: Option<&str>) -> Result<Query, QueryError> {
@@ -258,12 +310,20 @@ impl Parser {
                     parts.push(self.parse_unary(field)?);
                 }
                 // Implicit conjunction between adjacent clauses.
-                Some(Tok::Not) | Some(Tok::LParen) | Some(Tok::Field(_)) | Some(Tok::Word { .. })
-                | Some(Tok::Phrase(_)) | Some(Tok::Range { .. }) => parts.push(self.parse_unary(field)?),
+                Some(Tok::Not)
+                | Some(Tok::LParen)
+                | Some(Tok::Field(_))
+                | Some(Tok::Word { .. })
+                | Some(Tok::Phrase(_))
+                | Some(Tok::Range { .. }) => parts.push(self.parse_unary(field)?),
                 _ => break,
             }
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Query::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Query::And(parts)
+        })
     }
 
     fn parse_unary(&mut self, field: Option<&str>) -> Result<Query, QueryError> {
@@ -285,11 +345,15 @@ impl Parser {
             }
             Some(Tok::Field(name)) => {
                 if field.is_some() {
-                    return Err(QueryError(format!("nested field '{name}' inside a field group")));
+                    return Err(QueryError(format!(
+                        "nested field '{name}' inside a field group"
+                    )));
                 }
                 if name == "_exists_" {
                     return match self.next() {
-                        Some(Tok::Word { text, wildcard }) if wildcard.is_empty() => Ok(Query::Exists(text)),
+                        Some(Tok::Word { text, wildcard }) if wildcard.is_empty() => {
+                            Ok(Query::Exists(text))
+                        }
                         Some(Tok::Phrase(text)) => Ok(Query::Exists(text)),
                         _ => Err(QueryError("_exists_ needs a field name".into())),
                     };
@@ -327,7 +391,12 @@ impl Parser {
             }
             Some(Tok::Phrase(s)) => TermValue::Exact(s),
             Some(Tok::Range { lower, upper }) => TermValue::Range { lower, upper },
-            _ => return Err(QueryError(format!("missing value for field '{}'", field.unwrap_or_default()))),
+            _ => {
+                return Err(QueryError(format!(
+                    "missing value for field '{}'",
+                    field.unwrap_or_default()
+                )))
+            }
         };
         check_term(field.as_deref(), &value)?;
         Ok(Query::Term { field, value })
@@ -336,15 +405,26 @@ impl Parser {
 
 /// Auth0's documented restrictions on individual terms.
 fn check_term(field: Option<&str>, value: &TermValue) -> Result<(), QueryError> {
-    let on_user_metadata = field.is_some_and(|f| f == "user_metadata" || f.starts_with("user_metadata."));
+    let on_user_metadata =
+        field.is_some_and(|f| f == "user_metadata" || f.starts_with("user_metadata."));
     match value {
         TermValue::Wildcard(parts) => {
             if on_user_metadata {
-                return Err(QueryError("wildcard searches are not available on user metadata fields".into()));
+                return Err(QueryError(
+                    "wildcard searches are not available on user metadata fields".into(),
+                ));
             }
             let prefix_only = matches!(parts.as_slice(), [Glob::Lit(_), Glob::Star]);
-            let literal: usize =
-                parts.iter().map(|p| if let Glob::Lit(s) = p { s.chars().count() } else { 0 }).sum();
+            let literal: usize = parts
+                .iter()
+                .map(|p| {
+                    if let Glob::Lit(s) = p {
+                        s.chars().count()
+                    } else {
+                        0
+                    }
+                })
+                .sum();
             if !prefix_only && literal < 3 {
                 return Err(QueryError(
                     "wildcard searches other than prefix searches need at least 3 literal characters".into(),
@@ -352,7 +432,9 @@ fn check_term(field: Option<&str>, value: &TermValue) -> Result<(), QueryError> 
             }
         }
         TermValue::Range { .. } if on_user_metadata => {
-            return Err(QueryError("range searches are not available on user metadata fields".into()))
+            return Err(QueryError(
+                "range searches are not available on user metadata fields".into(),
+            ))
         }
         _ => {}
     }
@@ -384,9 +466,10 @@ pub fn matches(query: &Query, user: &Map<String, Value>) -> bool {
         Query::Or(qs) => qs.iter().any(|q| matches(q, user)),
         Query::Not(q) => !matches(q, user),
         Query::Exists(field) => lookup(user, field).iter().any(|v| is_indexed(v)),
-        Query::Term { field: Some(f), value } => {
-            lookup(user, f).iter().any(|v| value_matches(f, v, value))
-        }
+        Query::Term {
+            field: Some(f),
+            value,
+        } => lookup(user, f).iter().any(|v| value_matches(f, v, value)),
         Query::Term { field: None, value } => DEFAULT_FIELDS
             .iter()
             .any(|f| lookup(user, f).iter().any(|v| value_matches(f, v, value))),
@@ -413,7 +496,9 @@ fn lookup<'a>(user: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
     }
     let mut current: Vec<&Value> = Vec::new();
     let mut segments = path.split('.');
-    let Some(first) = segments.next() else { return current };
+    let Some(first) = segments.next() else {
+        return current;
+    };
     if let Some(v) = user.get(first) {
         current.push(v);
     }
@@ -453,7 +538,10 @@ fn collect_child<'a>(v: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
 fn value_matches(field: &str, stored: &Value, want: &TermValue) -> bool {
     let ci = CASE_INSENSITIVE.contains(&field);
     let text: String = match stored {
-        Value::String(s) if field == "email.domain" => s.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default(),
+        Value::String(s) if field == "email.domain" => s
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default(),
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
@@ -504,7 +592,13 @@ fn value_matches(field: &str, stored: &Value, want: &TermValue) -> bool {
 /// Compares a stored value with a range bound: numbers numerically, dates as instants (a partial
 /// date such as `2017-12` means its first instant as a lower bound and its last as an upper one),
 /// anything else as strings.
-fn compare_for_range(field: &str, stored: &Value, text: &str, bound: &str, upper_side: bool) -> Option<Ordering> {
+fn compare_for_range(
+    field: &str,
+    stored: &Value,
+    text: &str,
+    bound: &str,
+    upper_side: bool,
+) -> Option<Ordering> {
     if let Value::Number(n) = stored {
         return n.as_f64()?.partial_cmp(&bound.parse::<f64>().ok()?);
     }
@@ -519,12 +613,17 @@ fn compare_for_range(field: &str, stored: &Value, text: &str, bound: &str, upper
 fn glob_match(parts: &[Glob], text: &str) -> bool {
     match parts.split_first() {
         None => text.is_empty(),
-        Some((Glob::Lit(l), rest)) => text.strip_prefix(l.as_str()).is_some_and(|t| glob_match(rest, t)),
+        Some((Glob::Lit(l), rest)) => text
+            .strip_prefix(l.as_str())
+            .is_some_and(|t| glob_match(rest, t)),
         Some((Glob::Star, rest)) => {
             if rest.is_empty() {
                 return true;
             }
-            text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).any(|i| glob_match(rest, &text[i..]))
+            text.char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(text.len()))
+                .any(|i| glob_match(rest, &text[i..]))
         }
     }
 }
@@ -571,11 +670,16 @@ mod tests {
 
     #[test]
     fn paths_arrays_and_exists() {
-        assert!(m(r#"identities.connection:"Username-Password-Authentication""#));
+        assert!(m(
+            r#"identities.connection:"Username-Password-Authentication""#
+        ));
         assert!(m("app_metadata.roles:dev"));
         assert!(m("app_metadata.address.city:Paris"));
         assert!(m("_exists_:app_metadata.plan"));
-        assert!(!m("_exists_:user_metadata.tags"), "empty arrays are not indexed");
+        assert!(
+            !m("_exists_:user_metadata.tags"),
+            "empty arrays are not indexed"
+        );
         assert!(!m("_exists_:last_login"));
         assert!(m("NOT _exists_:last_login"));
         assert!(m(r#"email.domain:"EXAMPLE.com""#));
@@ -586,7 +690,10 @@ mod tests {
         assert!(m("logins_count:[10 TO *]"));
         assert!(!m("logins_count:{12 TO *]"));
         assert!(m("logins_count:[12 TO 12]"));
-        assert!(m("created_at:[2023-01-25 TO 2023-01-25]"), "partial upper date covers the day");
+        assert!(
+            m("created_at:[2023-01-25 TO 2023-01-25]"),
+            "partial upper date covers the day"
+        );
         assert!(m("created_at:[2023-01 TO 2023-02}"));
         assert!(!m("created_at:{2023-01-25T19:00:28.395Z TO *]"));
         assert!(m("created_at:[2023-01-25T19:00:28.395Z TO *]"));
@@ -600,7 +707,10 @@ mod tests {
         assert!(!m("blocked:true AND given_name:chuck"));
         assert!(m("NOT blocked:true AND (given_name:x OR given_name:chuck)"));
         assert!(m(r#"given_name:("x" OR "chuck")"#));
-        assert!(m("given_name:chuck logins_count:12"), "adjacent clauses are AND-ed");
+        assert!(
+            m("given_name:chuck logins_count:12"),
+            "adjacent clauses are AND-ed"
+        );
         assert!(m("chuck"), "field-less terms match profile fields");
     }
 

@@ -41,7 +41,9 @@ impl Rng {
     }
     pub fn alnum(&mut self, len: usize) -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len).map(|_| A[self.below(A.len() as u64) as usize] as char).collect()
+        (0..len)
+            .map(|_| A[self.below(A.len() as u64) as usize] as char)
+            .collect()
     }
 }
 
@@ -54,19 +56,75 @@ pub const ORPHAN_CONNECTION: &str = "legacy-db";
 pub const EMAIL_CONNECTION: &str = "email";
 
 const FIRST: &[&str] = &[
-    "Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Dennis", "Frances", "Ken", "Radia", "Tim", "Hedy",
-    "Edsger", "Katherine", "John", "Mary", "Guido", "Sophie", "Niklaus", "Joan", "Chloé", "José", "Zoë", "Björn",
-    "O'Neil", "Anne-Marie",
+    "Ada",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Alan",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Ken",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "Edsger",
+    "Katherine",
+    "John",
+    "Mary",
+    "Guido",
+    "Sophie",
+    "Niklaus",
+    "Joan",
+    "Chloé",
+    "José",
+    "Zoë",
+    "Björn",
+    "O'Neil",
+    "Anne-Marie",
 ];
 const LAST: &[&str] = &[
-    "Lovelace", "Hopper", "Torvalds", "Hamilton", "Turing", "Liskov", "Ritchie", "Allen", "Thompson", "Perlman",
-    "Berners-Lee", "Lamarr", "Dijkstra", "Johnson", "McCarthy", "Jackson", "van Rossum", "Wilson", "Wirth",
-    "Clarke", "Durand", "García", "Smith", "Øvergaard", "O'Brien",
+    "Lovelace",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Turing",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Dijkstra",
+    "Johnson",
+    "McCarthy",
+    "Jackson",
+    "van Rossum",
+    "Wilson",
+    "Wirth",
+    "Clarke",
+    "Durand",
+    "García",
+    "Smith",
+    "Øvergaard",
+    "O'Brien",
 ];
-const DOMAINS: &[&str] = &["example.com", "acme.test", "mail.example.org", "corp.example.net"];
+const DOMAINS: &[&str] = &[
+    "example.com",
+    "acme.test",
+    "mail.example.org",
+    "corp.example.net",
+];
 const PLANS: &[&str] = &["free", "pro", "enterprise"];
-const CITIES: &[(&str, &str)] =
-    &[("Paris", "FR"), ("Berlin", "DE"), ("Lisbon", "PT"), ("Austin", "US"), ("Kyoto", "JP"), ("Lagos", "NG")];
+const CITIES: &[(&str, &str)] = &[
+    ("Paris", "FR"),
+    ("Berlin", "DE"),
+    ("Lisbon", "PT"),
+    ("Austin", "US"),
+    ("Kyoto", "JP"),
+    ("Lagos", "NG"),
+];
 const LOCALES: &[&str] = &["en", "fr", "de", "pt-BR", "ja"];
 
 /// 2019-01-01T00:00:00Z: the seeded tenant's first user.
@@ -87,7 +145,11 @@ pub fn connections(client_id: &str) -> Vec<Connection> {
         id: connection_id(rng),
         name: name.to_string(),
         strategy: strategy.to_string(),
-        enabled_clients: if enabled { vec![client_id.to_string()] } else { vec![] },
+        enabled_clients: if enabled {
+            vec![client_id.to_string()]
+        } else {
+            vec![]
+        },
     };
     vec![
         mk(&mut rng, DATABASE_CONNECTION, "auth0", true),
@@ -109,7 +171,11 @@ pub fn gravatar(email: &str, initials: &str) -> String {
 }
 
 fn initials(first: &str, last: &str) -> String {
-    first.chars().take(1).chain(last.chars().take(1)).collect::<String>()
+    first
+        .chars()
+        .take(1)
+        .chain(last.chars().take(1))
+        .collect::<String>()
 }
 
 fn ascii_slug(s: &str) -> String {
@@ -130,7 +196,15 @@ fn ascii_slug(s: &str) -> String {
 pub fn users(n: usize) -> Vec<StoredUser> {
     let mut rng = Rng::new(0x5EED_0A17);
     let step = if n == 0 { 0 } else { SPAN_MS / n as i64 };
-    (0..n).map(|i| user(&mut rng, i, START_MS + i as i64 * step + rng_jitter(i, step))).collect()
+    (0..n)
+        .map(|i| {
+            user(
+                &mut rng,
+                i,
+                START_MS + i as i64 * step + rng_jitter(i, step),
+            )
+        })
+        .collect()
 }
 
 fn rng_jitter(i: usize, step: i64) -> i64 {
@@ -192,23 +266,48 @@ fn user(rng: &mut Rng, i: usize, created: i64) -> StoredUser {
     let logged_in = rng.chance(85);
     if logged_in {
         let last_login = (updated - rng.below(30 * 86_400_000) as i64).max(created);
-        u.insert("last_ip".into(), json!(format!("203.0.113.{}", rng.below(254) + 1)));
-        u.insert("last_login".into(), json!(crate::time::format_ms(last_login)));
+        u.insert(
+            "last_ip".into(),
+            json!(format!("203.0.113.{}", rng.below(254) + 1)),
+        );
+        u.insert(
+            "last_login".into(),
+            json!(crate::time::format_ms(last_login)),
+        );
         u.insert("logins_count".into(), json!(1 + rng.below(500)));
     }
     if !social && rng.chance(5) {
-        u.insert("last_password_reset".into(), json!(crate::time::format_ms(updated)));
+        u.insert(
+            "last_password_reset".into(),
+            json!(crate::time::format_ms(updated)),
+        );
     }
     if rng.chance(10) {
         u.insert("multifactor".into(), json!(["guardian"]));
     }
-    u.insert("name".into(), json!(if has_names { format!("{first} {last}") } else { email.clone() }));
-    u.insert("nickname".into(), json!(email.split('@').next().unwrap_or_default()));
+    u.insert(
+        "name".into(),
+        json!(if has_names {
+            format!("{first} {last}")
+        } else {
+            email.clone()
+        }),
+    );
+    u.insert(
+        "nickname".into(),
+        json!(email.split('@').next().unwrap_or_default()),
+    );
     if !social && rng.chance(20) {
-        u.insert("phone_number".into(), json!(format!("+1555{:07}", rng.below(10_000_000))));
+        u.insert(
+            "phone_number".into(),
+            json!(format!("+1555{:07}", rng.below(10_000_000))),
+        );
         u.insert("phone_verified".into(), json!(rng.chance(50)));
     }
-    u.insert("picture".into(), json!(gravatar(&email, &initials(first, last))));
+    u.insert(
+        "picture".into(),
+        json!(gravatar(&email, &initials(first, last))),
+    );
     u.insert("updated_at".into(), json!(crate::time::format_ms(updated)));
     u.insert("user_id".into(), json!(user_id));
     if rng.chance(50) {
@@ -224,7 +323,10 @@ fn user(rng: &mut Rng, i: usize, created: i64) -> StoredUser {
         );
     }
     if !social && rng.chance(25) {
-        u.insert("username".into(), json!(format!("{}{}", ascii_slug(first), i)));
+        u.insert(
+            "username".into(),
+            json!(format!("{}{}", ascii_slug(first), i)),
+        );
     }
     if rng.chance(60) {
         let mut roles = vec![Value::from("user")];
@@ -252,8 +354,14 @@ mod tests {
             assert_eq!(x.doc, y.doc);
         }
         let created: Vec<i64> = a.iter().map(|u| u.created_ms).collect();
-        assert!(created.windows(2).all(|w| w[0] < w[1]), "created_at strictly increasing");
-        let social = a.iter().filter(|u| u.user_id.starts_with("google-oauth2|")).count();
+        assert!(
+            created.windows(2).all(|w| w[0] < w[1]),
+            "created_at strictly increasing"
+        );
+        let social = a
+            .iter()
+            .filter(|u| u.user_id.starts_with("google-oauth2|"))
+            .count();
         assert!(social > 50 && social < 150, "{social}");
         assert!(a.iter().any(|u| u.doc.get("blocked") == Some(&json!(true))));
         assert!(a.iter().any(|u| !u.doc.contains_key("last_login")));

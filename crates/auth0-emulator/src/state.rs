@@ -64,7 +64,9 @@ impl std::str::FromStr for RateLimit {
     type Err = String;
     /// `BURST/PER_SECOND`, e.g. `10/2`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let (b, r) = s.split_once('/').ok_or("expected BURST/PER_SECOND, e.g. 10/2")?;
+        let (b, r) = s
+            .split_once('/')
+            .ok_or("expected BURST/PER_SECOND, e.g. 10/2")?;
         let burst: u32 = b.trim().parse().map_err(|_| format!("bad burst '{b}'"))?;
         let per_second: u32 = r.trim().parse().map_err(|_| format!("bad rate '{r}'"))?;
         if burst == 0 || per_second == 0 {
@@ -186,7 +188,10 @@ impl State {
 
     /// Takes the first armed fault for `route`.
     pub fn take_fault(&mut self, route: &str) -> Option<Fault> {
-        let i = self.faults.iter().position(|f| f.count > 0 && (f.route == route || f.route == "*"))?;
+        let i = self
+            .faults
+            .iter()
+            .position(|f| f.count > 0 && (f.route == route || f.route == "*"))?;
         let f = &mut self.faults[i];
         f.count -= 1;
         let taken = f.clone();
@@ -207,7 +212,10 @@ pub struct Emulator {
 impl Emulator {
     pub fn new(config: Config) -> Self {
         let state = fresh_state(&config);
-        Emulator { config: Arc::new(config), state: Arc::new(Mutex::new(state)) }
+        Emulator {
+            config: Arc::new(config),
+            state: Arc::new(Mutex::new(state)),
+        }
     }
 
     /// Locks the state. A handler that panicked while holding the lock leaves consistent data
@@ -252,7 +260,10 @@ fn fresh_state(config: &Config) -> State {
         faults: Vec::new(),
         requests: BTreeMap::new(),
         total_requests: 0,
-        bucket: Bucket { tokens: burst, last_ms: crate::time::system_now_ms() },
+        bucket: Bucket {
+            tokens: burst,
+            last_ms: crate::time::system_now_ms(),
+        },
         clock_offset_ms: 0,
         jobs: Jobs::default(),
         serial: 0,

@@ -16,13 +16,21 @@ pub struct StoredUser {
 
 impl StoredUser {
     pub fn new(doc: Map<String, Value>) -> Self {
-        let user_id = doc.get("user_id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let user_id = doc
+            .get("user_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let created_ms = doc
             .get("created_at")
             .and_then(Value::as_str)
             .and_then(crate::time::parse_instant_ms)
             .unwrap_or(0);
-        StoredUser { user_id, created_ms, doc }
+        StoredUser {
+            user_id,
+            created_ms,
+            doc,
+        }
     }
 
     pub fn email(&self) -> Option<&str> {
@@ -119,13 +127,18 @@ impl UserStore {
 
     /// Exact (case-sensitive) e-mail lookup, as `GET /api/v2/users-by-email` documents.
     pub fn by_email(&self, email: &str) -> Vec<&Arc<StoredUser>> {
-        self.users.iter().filter(|u| u.email() == Some(email)).collect()
+        self.users
+            .iter()
+            .filter(|u| u.email() == Some(email))
+            .collect()
     }
 
     /// Users whose e-mail equals `email` ignoring case (how imports detect an existing user).
     pub fn find_by_email_ci(&self, email: &str) -> Option<&Arc<StoredUser>> {
         let lower = email.to_lowercase();
-        self.users.iter().find(|u| u.email().is_some_and(|e| e.to_lowercase() == lower))
+        self.users
+            .iter()
+            .find(|u| u.email().is_some_and(|e| e.to_lowercase() == lower))
     }
 
     pub fn upsert(&mut self, user: StoredUser) {
@@ -136,6 +149,17 @@ impl UserStore {
                 self.users.push(Arc::new(user));
             }
         }
+    }
+
+    pub fn remove(&mut self, user_id: &str) -> Option<Arc<StoredUser>> {
+        let i = self.by_id.remove(user_id)?;
+        let removed = self.users.remove(i);
+        for u in &self.users[i..] {
+            if let Some(slot) = self.by_id.get_mut(&u.user_id) {
+                *slot -= 1;
+            }
+        }
+        Some(removed)
     }
 
     /// Every user matching `query`, sorted as asked. Without a sort, Auth0's "primary order" is
@@ -177,9 +201,11 @@ fn compare_users(a: &StoredUser, b: &StoredUser, sort: &SortSpec) -> Ordering {
 
 fn compare_values(x: &Value, y: &Value) -> Ordering {
     match (x, y) {
-        (Value::Number(a), Value::Number(b)) => {
-            a.as_f64().unwrap_or(0.0).partial_cmp(&b.as_f64().unwrap_or(0.0)).unwrap_or(Ordering::Equal)
-        }
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .unwrap_or(0.0)
+            .partial_cmp(&b.as_f64().unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
         (Value::String(a), Value::String(b)) => a.cmp(b),
         (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
         _ => x.to_string().cmp(&y.to_string()),

@@ -16,7 +16,11 @@ pub fn parse_instant_ms(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -34,7 +38,10 @@ pub fn parse_bound_ms(s: &str, upper: bool) -> Option<i64> {
     let (start, end) = match parts.as_slice() {
         [y] => {
             let y: i32 = y.parse().ok()?;
-            (NaiveDate::from_ymd_opt(y, 1, 1)?, NaiveDate::from_ymd_opt(y + 1, 1, 1)?)
+            (
+                NaiveDate::from_ymd_opt(y, 1, 1)?,
+                NaiveDate::from_ymd_opt(y + 1, 1, 1)?,
+            )
         }
         [y, m] => {
             let start = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)?;
@@ -51,7 +58,10 @@ pub fn parse_bound_ms(s: &str, upper: bool) -> Option<i64> {
         }
         _ => return None,
     };
-    let to_ms = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
+    let to_ms = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis())
+    };
     if upper {
         Some(to_ms(end)? - 1)
     } else {
@@ -80,7 +90,10 @@ mod tests {
         let hi = parse_bound_ms("2017-12", true).unwrap();
         assert_eq!(format_ms(lo), "2017-12-01T00:00:00.000Z");
         assert_eq!(format_ms(hi), "2017-12-31T23:59:59.999Z");
-        assert_eq!(format_ms(parse_bound_ms("2020", true).unwrap()), "2020-12-31T23:59:59.999Z");
+        assert_eq!(
+            format_ms(parse_bound_ms("2020", true).unwrap()),
+            "2020-12-31T23:59:59.999Z"
+        );
         assert!(parse_bound_ms("not-a-date", false).is_none());
     }
 }

@@ -5,7 +5,10 @@ use clap::Parser;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(version, about = "A local emulator of the Auth0 Management API subset auth0_io uses")]
+#[command(
+    version,
+    about = "A local emulator of the Auth0 Management API subset auth0_io uses"
+)]
 struct Args {
     /// Address to listen on (keep it on loopback: the emulator has no real security).
     #[arg(long, default_value = "127.0.0.1:4010", env = "AUTH0_EMULATOR_LISTEN")]
@@ -59,7 +62,10 @@ async fn main() {
     };
     let emu = Emulator::new(config);
     let users = emu.lock().users.len();
-    eprintln!("auth0-emulator: listening on http://{} with {users} users", args.listen);
+    eprintln!(
+        "auth0-emulator: listening on http://{} with {users} users",
+        args.listen
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -31,18 +31,28 @@ pub async fn reset(State(emu): State<Emulator>, body: Option<Json<ResetBody>>) -
 /// `user_id` is required; `created_at`/`updated_at` default to now.
 pub async fn load(State(emu): State<Emulator>, Json(body): Json<Value>) -> Response {
     let Value::Array(items) = body else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "expected a JSON array of users"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "expected a JSON array of users"})),
+        )
+            .into_response();
     };
     let mut st = emu.lock();
     let now = crate::time::format_ms(st.now_ms());
     let mut users = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let Value::Object(mut doc) = item else {
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": format!("item {i} is not an object")})))
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("item {i} is not an object")})),
+            )
                 .into_response();
         };
         if !doc.get("user_id").is_some_and(Value::is_string) {
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": format!("item {i} has no string user_id")})))
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("item {i} has no string user_id")})),
+            )
                 .into_response();
         }
         doc.entry("created_at").or_insert_with(|| json!(now));

@@ -9,7 +9,10 @@ use serde_json::{json, Map, Value};
 pub fn api_error(status: StatusCode, message: &str, error_code: Option<&str>) -> Response {
     let mut body = Map::new();
     body.insert("statusCode".into(), json!(status.as_u16()));
-    body.insert("error".into(), json!(status.canonical_reason().unwrap_or("Error")));
+    body.insert(
+        "error".into(),
+        json!(status.canonical_reason().unwrap_or("Error")),
+    );
     body.insert("message".into(), json!(message));
     if let Some(code) = error_code {
         body.insert("errorCode".into(), json!(code));
@@ -19,16 +22,26 @@ pub fn api_error(status: StatusCode, message: &str, error_code: Option<&str>) ->
 
 /// OAuth-style errors of `/oauth/token`: `{"error","error_description"}`.
 pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, Json(json!({"error": error, "error_description": description}))).into_response()
+    (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
 }
 
 pub fn invalid_query(message: String) -> Response {
-    api_error(StatusCode::BAD_REQUEST, &message, Some("invalid_query_string"))
+    api_error(
+        StatusCode::BAD_REQUEST,
+        &message,
+        Some("invalid_query_string"),
+    )
 }
 
 /// `Query validation error: '<what>' on property <name> (<description>).`
 pub fn query_validation(what: &str, property: &str, description: &str) -> Response {
-    invalid_query(format!("Query validation error: '{what}' on property {property} ({description})."))
+    invalid_query(format!(
+        "Query validation error: '{what}' on property {property} ({description})."
+    ))
 }
 
 pub fn invalid_paging() -> Response {
@@ -40,11 +53,19 @@ pub fn invalid_paging() -> Response {
 }
 
 pub fn rate_limited() -> Response {
-    api_error(StatusCode::TOO_MANY_REQUESTS, "Global limit has been reached", Some("too_many_requests"))
+    api_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Global limit has been reached",
+        Some("too_many_requests"),
+    )
 }
 
 pub fn user_not_found() -> Response {
-    api_error(StatusCode::NOT_FOUND, "The user does not exist.", Some("inexistent_user"))
+    api_error(
+        StatusCode::NOT_FOUND,
+        "The user does not exist.",
+        Some("inexistent_user"),
+    )
 }
 
 pub fn unauthorized(message: &str) -> Response {

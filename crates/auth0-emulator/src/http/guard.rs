@@ -36,7 +36,11 @@ pub async fn guard(State(emu): State<Emulator>, req: Request, next: Next) -> Res
         let fault = st.take_fault(&key);
         let now = st.now_ms();
         let (limited, headers) = take_rate_token(&emu, &mut st, now);
-        let auth_error = if is_api { check_bearer(&st, bearer.as_deref(), now) } else { None };
+        let auth_error = if is_api {
+            check_bearer(&st, bearer.as_deref(), now)
+        } else {
+            None
+        };
         (fault, limited, headers, auth_error)
     };
 
@@ -88,12 +92,17 @@ fn take_rate_token(
     let Some(limit) = emu.config.rate_limit else {
         return (
             false,
-            [("x-ratelimit-limit", "1000".into()), ("x-ratelimit-remaining", "999".into()), ("x-ratelimit-reset", reset)],
+            [
+                ("x-ratelimit-limit", "1000".into()),
+                ("x-ratelimit-remaining", "999".into()),
+                ("x-ratelimit-reset", reset),
+            ],
         );
     };
     let wall = crate::time::system_now_ms();
     let elapsed = (wall - st.bucket.last_ms).max(0) as f64 / 1000.0;
-    st.bucket.tokens = (st.bucket.tokens + elapsed * limit.per_second as f64).min(limit.burst as f64);
+    st.bucket.tokens =
+        (st.bucket.tokens + elapsed * limit.per_second as f64).min(limit.burst as f64);
     st.bucket.last_ms = wall;
     let limited = st.bucket.tokens < 1.0;
     if !limited {
@@ -103,18 +112,27 @@ fn take_rate_token(
         limited,
         [
             ("x-ratelimit-limit", limit.burst.to_string()),
-            ("x-ratelimit-remaining", (st.bucket.tokens.floor() as u64).to_string()),
+            (
+                "x-ratelimit-remaining",
+                (st.bucket.tokens.floor() as u64).to_string(),
+            ),
             ("x-ratelimit-reset", reset),
         ],
     )
 }
 
-fn check_bearer(st: &crate::state::State, bearer: Option<&str>, now_ms: i64) -> Option<&'static str> {
+fn check_bearer(
+    st: &crate::state::State,
+    bearer: Option<&str>,
+    now_ms: i64,
+) -> Option<&'static str> {
     match bearer {
         None | Some("") => Some("Missing authentication"),
         Some(token) => match st.tokens.get(token) {
             None => Some("Invalid token"),
-            Some(info) if info.expires_ms <= now_ms => Some("Expired token received for JSON Web Token validation"),
+            Some(info) if info.expires_ms <= now_ms => {
+                Some("Expired token received for JSON Web Token validation")
+            }
             Some(_) => None,
         },
     }
@@ -124,7 +142,10 @@ fn check_bearer(st: &crate::state::State, bearer: Option<&str>, now_ms: i64) -> 
 fn broken_body(prefix: Bytes, content_length: Option<usize>) -> Response {
     let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
         Ok(prefix),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "emulator fault: connection dropped")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "emulator fault: connection dropped",
+        )),
     ];
     let mut resp = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
     if let Some(len) = content_length {

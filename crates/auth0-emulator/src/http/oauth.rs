@@ -19,10 +19,17 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
         .is_some_and(|ct| ct.starts_with("application/json"));
     let params: HashMap<String, String> = if is_json {
         match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(m)) => {
-                m.into_iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string()))).collect()
+            Ok(Value::Object(m)) => m
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+                .collect(),
+            _ => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Invalid JSON body",
+                )
             }
-            _ => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Invalid JSON body"),
         }
     } else {
         form_urlencoded::parse(&body).into_owned().collect()
@@ -31,7 +38,13 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
 
     match get("grant_type") {
         "client_credentials" => {}
-        "" => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: grant_type"),
+        "" => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing required parameter: grant_type",
+            )
+        }
         other => {
             return oauth_error(
                 StatusCode::FORBIDDEN,
@@ -40,7 +53,8 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
             )
         }
     }
-    if get("client_id") != emu.config.client_id || get("client_secret") != emu.config.client_secret {
+    if get("client_id") != emu.config.client_id || get("client_secret") != emu.config.client_secret
+    {
         return oauth_error(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized");
     }
     let audience = get("audience");
@@ -79,7 +93,12 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signature = URL_SAFE_NO_PAD.encode(format!("emulator-signature-{serial}-{now}"));
     let access_token = format!("{header}.{payload}.{signature}");
-    st.tokens.insert(access_token.clone(), TokenInfo { expires_ms: now + ttl * 1000 });
+    st.tokens.insert(
+        access_token.clone(),
+        TokenInfo {
+            expires_ms: now + ttl * 1000,
+        },
+    );
     Json(json!({"access_token": access_token, "expires_in": ttl, "scope": scope, "token_type": "Bearer"}))
         .into_response()
 }

@@ -21,8 +21,17 @@ pub async fn list(State(emu): State<Emulator>, RawQuery(raw): RawQuery) -> Respo
 }
 
 fn list_inner(emu: &Emulator, p: &Params) -> Result<Response, Response> {
-    let page = p.int("page", 0, None, "Page index of the results to return. First page is 0.")?.unwrap_or(0);
-    let per_page = p.int("per_page", 0, Some(100), "Number of results per page.")?.unwrap_or(PER_PAGE_DEFAULT);
+    let page = p
+        .int(
+            "page",
+            0,
+            None,
+            "Page index of the results to return. First page is 0.",
+        )?
+        .unwrap_or(0);
+    let per_page = p
+        .int("per_page", 0, Some(100), "Number of results per page.")?
+        .unwrap_or(PER_PAGE_DEFAULT);
     let include_totals = p
         .bool(
             "include_totals",
@@ -31,9 +40,15 @@ fn list_inner(emu: &Emulator, p: &Params) -> Result<Response, Response> {
         .unwrap_or(false);
     match p.get("search_engine") {
         None | Some("v3") => {}
-        Some("v1") => return Err(invalid_query("You are not allowed to use search_engine=v1.".into())),
+        Some("v1") => {
+            return Err(invalid_query(
+                "You are not allowed to use search_engine=v1.".into(),
+            ))
+        }
         Some("v2") => {
-            return Err(invalid_query("You are not allowed to use search_engine=v2. Use search_engine=v3 instead.".into()))
+            return Err(invalid_query(
+                "You are not allowed to use search_engine=v2. Use search_engine=v3 instead.".into(),
+            ))
         }
         Some(other) => {
             return Err(query_validation(
@@ -59,8 +74,12 @@ fn list_inner(emu: &Emulator, p: &Params) -> Result<Response, Response> {
     let hits = emu.lock().users.search(query.as_ref(), sort.as_ref());
     let total = hits.len();
     let start = (page * per_page) as usize;
-    let users: Vec<Value> =
-        hits.iter().skip(start).take(per_page as usize).map(|u| u.project(&fields, include_fields)).collect();
+    let users: Vec<Value> = hits
+        .iter()
+        .skip(start)
+        .take(per_page as usize)
+        .map(|u| u.project(&fields, include_fields))
+        .collect();
     Ok(if include_totals {
         Json(json!({"start": start, "limit": per_page, "length": users.len(), "users": users, "total": total}))
             .into_response()
@@ -71,9 +90,13 @@ fn list_inner(emu: &Emulator, p: &Params) -> Result<Response, Response> {
 
 fn parse_sort(s: &str) -> Result<SortSpec, Response> {
     let description = "Field to sort by. Use field:order where order is 1 for ascending and -1 for descending. e.g. created_at:1";
-    let (field, order) = s
-        .rsplit_once(':')
-        .ok_or_else(|| query_validation("String does not match pattern ^(([a-zA-Z\\-_0-9.]+))\\:(1|-1)$", "sort", description))?;
+    let (field, order) = s.rsplit_once(':').ok_or_else(|| {
+        query_validation(
+            "String does not match pattern ^(([a-zA-Z\\-_0-9.]+))\\:(1|-1)$",
+            "sort",
+            description,
+        )
+    })?;
     let descending = match order {
         "1" => false,
         "-1" => true,
@@ -86,12 +109,21 @@ fn parse_sort(s: &str) -> Result<SortSpec, Response> {
         }
     };
     if field.starts_with("app_metadata") || field.starts_with("user_metadata") {
-        return Err(invalid_query("Sorting by app_metadata or user_metadata is not supported.".into()));
+        return Err(invalid_query(
+            "Sorting by app_metadata or user_metadata is not supported.".into(),
+        ));
     }
-    Ok(SortSpec { field: field.to_string(), descending })
+    Ok(SortSpec {
+        field: field.to_string(),
+        descending,
+    })
 }
 
-pub async fn get_one(State(emu): State<Emulator>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+pub async fn get_one(
+    State(emu): State<Emulator>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let p = Params::parse(raw.as_deref());
     let (fields, include) = match p.fields() {
         Ok(f) => f,
@@ -102,6 +134,12 @@ pub async fn get_one(State(emu): State<Emulator>, Path(id): Path<String>, RawQue
         Some(u) => Json(u.project(&fields, include)).into_response(),
         None => errors::user_not_found(),
     }
+}
+
+/// `DELETE /api/v2/users/{id}`: 204, also when the user is already gone (as recorded).
+pub async fn delete_one(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {
+    emu.lock().users.remove(&id);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 pub async fn by_email(State(emu): State<Emulator>, RawQuery(raw): RawQuery) -> Response {
@@ -122,7 +160,12 @@ pub async fn by_email(State(emu): State<Emulator>, RawQuery(raw): RawQuery) -> R
         Err(r) => return r,
     };
     let st = emu.lock();
-    let found: Vec<Value> = st.users.by_email(email).iter().map(|u| u.project(&fields, include)).collect();
+    let found: Vec<Value> = st
+        .users
+        .by_email(email)
+        .iter()
+        .map(|u| u.project(&fields, include))
+        .collect();
     Json(Value::Array(found)).into_response()
 }
 
