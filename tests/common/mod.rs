@@ -33,6 +33,13 @@ static SERIAL: AtomicU32 = AtomicU32::new(0);
 impl Db {
     /// A fresh database with the extension created.
     pub fn new(test: &str) -> Db {
+        let mut db = Db::empty(test);
+        db.exec("CREATE EXTENSION auth0_io");
+        db
+    }
+
+    /// A fresh database without the extension.
+    pub fn empty(test: &str) -> Db {
         let name = format!(
             "t_{}_{}_{}",
             test,
@@ -46,9 +53,7 @@ impl Db {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
-        let mut client = connect(&name);
-        client.batch_execute("CREATE EXTENSION auth0_io").unwrap();
-        Db { client, name }
+        Db { client: connect(&name), name }
     }
 
     pub fn exec(&mut self, sql: &str) {
