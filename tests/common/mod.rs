@@ -53,7 +53,10 @@ impl Db {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
-        Db { client: connect(&name), name }
+        Db {
+            client: connect(&name),
+            name,
+        }
     }
 
     pub fn exec(&mut self, sql: &str) {
