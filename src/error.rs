@@ -174,6 +174,11 @@ fn api_report(e: auth0_api::Error) -> ErrorReport {
             ErrorReport::new(PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, message, FUNC).set_hint(hint)
         }
         A::Decode { .. } => ErrorReport::new(PgSqlErrorCode::ERRCODE_FDW_REPLY_HANDLE, message, FUNC),
+        A::LinkExpired | A::Truncated => {
+            ErrorReport::new(PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, message, FUNC).set_hint(
+                "The export file could not be read completely, even after fetching a fresh link; no partial result was returned. Retry the query.",
+            )
+        }
         A::Config(_) => ErrorReport::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_OPTION_NAME, message, FUNC)
             .set_hint("Fix the server options (domain, or api_url for a loopback emulator)."),
     }

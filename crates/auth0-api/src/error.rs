@@ -44,6 +44,14 @@ pub enum Error {
 
     #[error("invalid Auth0 client configuration: {0}")]
     Config(String),
+
+    /// An export file's signed link has expired (fetch the job again for a fresh one).
+    #[error("the export download link has expired")]
+    LinkExpired,
+
+    /// An export file ended before its end (the download broke off or the file is cut).
+    #[error("the export file ended early (incomplete gzip stream)")]
+    Truncated,
 }
 
 impl Error {

@@ -6,7 +6,8 @@
 //! - one request path for everything (`transport`): a timeout on every attempt, 429 waits until
 //!   `x-ratelimit-reset` (bounded), jittered retries of 5xx and dropped connections (bounded);
 //! - Auth0 error bodies decoded into [`Error`], with no secret ever in a message;
-//! - users (by id, by e-mail, search pages), connections, and jobs.
+//! - users (by id, by e-mail, search pages), connections, jobs, export files read as streams;
+//! - import files: validation against the bulk-import schema and splitting to Auth0's size.
 
 mod config;
 mod error;
@@ -15,6 +16,9 @@ mod token;
 mod transport;
 
 pub mod connections;
+pub mod export;
+pub mod import;
+pub mod jobs;
 pub mod paths;
 pub mod users;
 

@@ -10,11 +10,12 @@ use reqwest::{Method, StatusCode};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A request body.
+/// A request body; multipart forms are rebuilt for every attempt (they cannot be cloned).
 #[derive(Clone)]
 pub(crate) enum Body {
     Empty,
     Json(serde_json::Value),
+    Multipart(Arc<dyn Fn() -> reqwest::multipart::Form + Send + Sync>),
 }
 
 /// One request, described so that it can be sent again.
@@ -51,6 +52,7 @@ impl Request {
 
 /// A 2xx answer.
 pub(crate) struct Answer {
+    pub status: StatusCode,
     pub body: Bytes,
 }
 
@@ -58,6 +60,8 @@ pub(crate) struct Answer {
 #[derive(Clone)]
 pub struct Client {
     pub(crate) http: reqwest::Client,
+    /// For export files: no limit on the whole transfer (they can be large), only on each read.
+    pub(crate) download_http: reqwest::Client,
     pub(crate) config: Arc<ClientConfig>,
     token: Arc<Mutex<Option<CachedToken>>>,
     observer: Arc<dyn Observer>,
@@ -77,8 +81,17 @@ impl Client {
             .map_err(|e| {
                 Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
             })?;
+        let download_http = reqwest::Client::builder()
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .read_timeout(config.request_timeout)
+            .user_agent(concat!("auth0_io/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
+            })?;
         Ok(Client {
             http,
+            download_http,
             config: Arc::new(config),
             token: Arc::new(Mutex::new(None)),
             observer,
@@ -89,9 +102,9 @@ impl Client {
         &self.config
     }
 
-    /// Replaces the observer (the extension installs one per statement).
-    pub fn set_observer(&mut self, observer: Arc<dyn Observer>) {
-        self.observer = observer;
+    /// Reports an event to the observer (for waits the caller does itself, like job polling).
+    pub fn notify(&self, event: &Event) {
+        self.observer.on_event(event);
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -182,7 +195,7 @@ impl Client {
             attempt += 1;
             let outcome = self.attempt(req, bearer).await;
             let (wait, reason) = match outcome {
-                Ok((status, body, _)) if status.is_success() => return Ok(Answer { body }),
+                Ok((status, body, _)) if status.is_success() => return Ok(Answer { status, body }),
                 Ok((StatusCode::TOO_MANY_REQUESTS, body, headers)) => {
                     let wait = rate_limit_wait(&headers);
                     if rate_waited + wait > self.config.max_rate_limit_wait {
@@ -252,6 +265,7 @@ impl Client {
         rb = match &req.body {
             Body::Empty => rb,
             Body::Json(v) => rb.json(v),
+            Body::Multipart(make) => rb.multipart(make()),
         };
         let resp = rb.send().await?;
         let status = resp.status();
@@ -305,7 +319,7 @@ fn jitter() -> f64 {
 }
 
 /// A transport error without its URL (query strings may hold e-mail addresses), with its causes.
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut out = if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {

@@ -186,6 +186,56 @@ impl State {
         self.connections.iter().find(|c| c.name == name)
     }
 
+    /// Moves jobs along to the current time: forgets expired jobs and applies the imports that
+    /// have completed (in completion order), so that their users become visible.
+    pub fn advance_jobs(&mut self, retention_ms: i64) {
+        use crate::jobs::{JobKind, Status};
+        let now = self.now_ms();
+        self.jobs.expire(now, retention_ms);
+        let mut due: Vec<(i64, String)> = self
+            .jobs
+            .by_id
+            .values()
+            .filter(
+                |j| matches!(&j.kind, JobKind::Import(i) if i.summary.is_none() && !i.unparsable),
+            )
+            .filter(|j| j.status(now) == Status::Completed)
+            .map(|j| (j.end_ms(), j.id.clone()))
+            .collect();
+        due.sort();
+        for (_, id) in due {
+            let Some(job) = self.jobs.by_id.get_mut(&id) else {
+                continue;
+            };
+            let start = job.start_ms();
+            let conn = job
+                .connection_id
+                .as_deref()
+                .and_then(|c| self.connections.iter().find(|x| x.id == c))
+                .cloned();
+            let JobKind::Import(imp) = &mut job.kind else {
+                continue;
+            };
+            let (Some(users), Some(conn)) = (imp.users.take(), conn) else {
+                continue;
+            };
+            let mut rng = crate::seed::Rng::new(
+                id.bytes()
+                    .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
+            );
+            let (summary, errors) = crate::jobs::import_rules::apply(
+                &users,
+                imp.upsert,
+                &conn,
+                &mut self.users,
+                start,
+                &mut rng,
+            );
+            imp.summary = Some(summary);
+            imp.errors = errors;
+        }
+    }
+
     /// Takes the first armed fault for `route`.
     pub fn take_fault(&mut self, route: &str) -> Option<Fault> {
         let i = self

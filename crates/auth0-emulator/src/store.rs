@@ -91,6 +91,8 @@ impl Connection {
 pub struct UserStore {
     users: Vec<Arc<StoredUser>>,
     by_id: HashMap<String, usize>,
+    /// Lower-cased e-mail -> positions of the users with it.
+    by_email: HashMap<String, Vec<usize>>,
 }
 
 /// A sort request: `field:1` or `field:-1`.
@@ -125,39 +127,63 @@ impl UserStore {
         self.by_id.get(user_id).map(|&i| &self.users[i])
     }
 
+    fn with_email_ci(&self, email: &str) -> impl Iterator<Item = &Arc<StoredUser>> {
+        self.by_email
+            .get(&email.to_lowercase())
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.users[i])
+    }
+
     /// Exact (case-sensitive) e-mail lookup, as `GET /api/v2/users-by-email` documents.
     pub fn by_email(&self, email: &str) -> Vec<&Arc<StoredUser>> {
-        self.users
-            .iter()
+        self.with_email_ci(email)
             .filter(|u| u.email() == Some(email))
             .collect()
     }
 
-    /// Users whose e-mail equals `email` ignoring case (how imports detect an existing user).
+    /// A user whose e-mail equals `email` ignoring case (how imports find an existing user).
     pub fn find_by_email_ci(&self, email: &str) -> Option<&Arc<StoredUser>> {
-        let lower = email.to_lowercase();
-        self.users
-            .iter()
-            .find(|u| u.email().is_some_and(|e| e.to_lowercase() == lower))
+        self.with_email_ci(email).next()
     }
 
     pub fn upsert(&mut self, user: StoredUser) {
-        match self.by_id.get(&user.user_id) {
-            Some(&i) => self.users[i] = Arc::new(user),
+        let i = match self.by_id.get(&user.user_id) {
+            Some(&i) => {
+                self.unindex_email(i);
+                self.users[i] = Arc::new(user);
+                i
+            }
             None => {
                 self.by_id.insert(user.user_id.clone(), self.users.len());
                 self.users.push(Arc::new(user));
+                self.users.len() - 1
+            }
+        };
+        if let Some(e) = self.users[i].email() {
+            self.by_email.entry(e.to_lowercase()).or_default().push(i);
+        }
+    }
+
+    fn unindex_email(&mut self, i: usize) {
+        if let Some(e) = self.users[i].email().map(str::to_lowercase) {
+            if let Some(list) = self.by_email.get_mut(&e) {
+                list.retain(|&x| x != i);
+                if list.is_empty() {
+                    self.by_email.remove(&e);
+                }
             }
         }
     }
 
+    /// Removes a user (rare: positions after it shift, so the indexes are rebuilt).
     pub fn remove(&mut self, user_id: &str) -> Option<Arc<StoredUser>> {
-        let i = self.by_id.remove(user_id)?;
+        let i = *self.by_id.get(user_id)?;
         let removed = self.users.remove(i);
-        for u in &self.users[i..] {
-            if let Some(slot) = self.by_id.get_mut(&u.user_id) {
-                *slot -= 1;
-            }
+        let rest = std::mem::take(&mut self.users);
+        *self = UserStore::default();
+        for u in rest {
+            self.upsert(Arc::unwrap_or_clone(u));
         }
         Some(removed)
     }

@@ -7,8 +7,12 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+/// `shared/auth0-recordings` beside the checkout (or `AUTH0_RECORDINGS_DIR`).
 fn recordings() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/auth0-recordings")
+    match std::env::var_os("AUTH0_RECORDINGS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/auth0-recordings"),
+    }
 }
 
 #[derive(Debug)]

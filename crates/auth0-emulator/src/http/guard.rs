@@ -22,6 +22,7 @@ pub fn route_key(req: &Request) -> String {
 
 pub async fn guard(State(emu): State<Emulator>, req: Request, next: Next) -> Response {
     let key = route_key(&req);
+    // Export downloads (`/user-exports/...`) are signed links: no bearer token, like Auth0's CDN.
     let is_api = req.uri().path().starts_with("/api/v2/");
     let bearer = req
         .headers()
@@ -31,6 +32,7 @@ pub async fn guard(State(emu): State<Emulator>, req: Request, next: Next) -> Res
 
     let (fault, limited, limit_headers, auth_error) = {
         let mut st = emu.lock();
+        st.advance_jobs(emu.config.job_retention.as_millis() as i64);
         *st.requests.entry(key.clone()).or_insert(0) += 1;
         st.total_requests += 1;
         let fault = st.take_fault(&key);

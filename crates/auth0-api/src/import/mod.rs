@@ -1,0 +1,7 @@
+//! Bulk import files: validation before anything is sent, and splitting into Auth0-sized files.
+
+mod split;
+mod validate;
+
+pub use split::{split, Chunk, MAX_FILE_BYTES, MAX_REQUEST_BYTES};
+pub use validate::{is_email, validate, validate_record, Problem, FORBIDDEN_APP_METADATA};
