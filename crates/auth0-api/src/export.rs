@@ -31,17 +31,26 @@ impl Client {
                 detail: "the export location is neither HTTPS nor on loopback".into(),
             });
         }
-        let resp = self
-            .download_http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| Error::Transport {
-                endpoint: ENDPOINT.into(),
-                attempts: 1,
-                detail: crate::transport::describe(&e),
-                timed_out: e.is_timeout(),
-            })?;
+        // Opening is retried like any read; a download that breaks later is the caller's to
+        // restart (it knows how many lines it has already used).
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            match self.download_http.get(url.clone()).send().await {
+                Ok(r) => break r,
+                Err(_) if attempt <= self.config.max_retries => {
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+                Err(e) => {
+                    return Err(Error::Transport {
+                        endpoint: ENDPOINT.into(),
+                        attempts: attempt,
+                        detail: crate::transport::describe(&e),
+                        timed_out: e.is_timeout(),
+                    })
+                }
+            }
+        };
         match resp.status().as_u16() {
             200 => Ok(Download { resp, received: 0 }),
             403 => Err(Error::LinkExpired),

@@ -140,16 +140,23 @@ fn check_bearer(
     }
 }
 
-/// A response whose body ends with an error after `prefix`: the client sees the connection break.
+/// A response whose body ends with an error after `prefix`: the client sees the connection
+/// break. With an empty prefix the connection breaks before any response; otherwise the
+/// headers and the prefix are flushed first (the short pause lets the server send them).
 fn broken_body(prefix: Bytes, content_length: Option<usize>) -> Response {
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(prefix),
+    use futures_util::StreamExt;
+    let pause = !prefix.is_empty();
+    let head = futures_util::stream::iter(vec![Ok::<Bytes, std::io::Error>(prefix)]);
+    let tail = futures_util::stream::once(async move {
+        if pause {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "emulator fault: connection dropped",
-        )),
-    ];
-    let mut resp = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+        ))
+    });
+    let mut resp = Response::new(Body::from_stream(head.chain(tail)));
     if let Some(len) = content_length {
         if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
             resp.headers_mut().insert("content-length", v);

@@ -47,23 +47,27 @@ fn valid_connection_id(id: &str) -> bool {
     id.len() == 20 && id.starts_with("con_") && id[4..].chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-async fn create_import(
-    State(emu): State<Emulator>,
-    headers: HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
-    let length = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if length.is_some_and(|l| l > MAX_IMPORT_BYTES) {
-        return api_error(
+async fn create_import(State(emu): State<Emulator>, req: axum::extract::Request) -> Response {
+    // The whole request is read before answering, so that a client still sending a large body
+    // gets the 413 rather than a broken connection.
+    let too_large = || {
+        api_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("Payload content length greater than maximum allowed: {MAX_IMPORT_BYTES}."),
             None,
-        );
+        )
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return too_large();
+    };
+    if bytes.len() > MAX_IMPORT_BYTES {
+        return too_large();
     }
-    let Ok(mut multipart) = multipart else {
+    let req = axum::extract::Request::from_parts(parts, Body::from(bytes));
+    let Ok(mut multipart) =
+        <Multipart as axum::extract::FromRequest<()>>::from_request(req, &()).await
+    else {
         return bad_request(
             "Payload validation error: 'Invalid multipart payload format'.",
             "invalid_body",
@@ -197,12 +201,14 @@ async fn create_export(
     let format = match req.get("format").and_then(Value::as_str) {
         None | Some("json") => ExportFormat::Json,
         Some("csv") => ExportFormat::Csv,
-        Some(other) => return bad_request(
-            &format!(
+        Some(other) => {
+            return bad_request(
+                &format!(
                 "Payload validation error: 'No enum match for: \"{other}\"' on property format."
             ),
-            "invalid_body",
-        ),
+                "invalid_body",
+            )
+        }
     };
     let limit =
         match req.get("limit") {
