@@ -2,11 +2,14 @@
 //!
 //! Table of contents:
 //! - [`fdw`]: the `auth0` foreign data wrapper (`auth0.users`), its pushdown and its scans;
+//! - [`import`]: `auth0_validate_users`, `auth0_import` and the ledger of imports;
+//! - [`jobs`]: `auth0_job_status`, `auth0_job_errors` and the ledger views' functions;
 //! - [`server`] and [`options`]: servers, user mappings and their options;
 //! - [`runtime`]: running the async client inside a backend, cancellably, with progress NOTICEs;
 //! - [`error`]: the one error type and its SQLSTATEs;
 //! - [`time`]: Auth0 timestamps to and from Postgres;
-//! - `sql/`: the hand-written SQL (the wrapper itself).
+//! - `sql/`: the hand-written SQL: the wrapper itself, export helpers (default fields view,
+//!   exported user -> import record).
 
 use pgrx::prelude::*;
 
@@ -14,11 +17,14 @@ use pgrx::prelude::*;
 
 pub mod error;
 pub mod fdw;
+pub mod import;
+pub mod jobs;
 pub mod options;
 pub mod runtime;
 pub mod server;
 pub mod time;
 
+extension_sql_file!("../sql/export_helpers.sql", name = "export_helpers");
 extension_sql_file!("../sql/finalize.sql", finalize);
 
 #[pg_guard]

@@ -107,6 +107,15 @@ pub fn format_pg_micros(us: i64, round_up: bool) -> String {
     )
 }
 
+/// Now, as Auth0 writes timestamps.
+pub fn now_iso() -> String {
+    let unix_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    format_pg_micros(unix_us - PG_EPOCH_UNIX_SECONDS * 1_000_000, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,7 +79,7 @@ impl Auth0Fdw {
             return Ok(());
         };
         let plan = self.make_plan(&req.quals, &req.columns, &req.sorts, &req.limit);
-        let scan = Scan::start(self.server.client()?, &plan)?;
+        let scan = Scan::start(self.server.client()?, &plan, self.strategy)?;
         if let Some(id) = self.explain_id {
             hooks::set_explain(id, explain_lines(self.strategy, &plan, Some(&scan)));
         }
@@ -89,54 +89,62 @@ impl Auth0Fdw {
     }
 }
 
-/// What EXPLAIN shows for a plan (and, after execution, how many requests it took).
+/// What EXPLAIN shows for a plan (and, after execution, how the scan ran).
 fn explain_lines(
     strategy_option: Strategy,
     plan: &Plan,
     scan: Option<&Scan>,
 ) -> Vec<(String, String)> {
-    {
-        let mut lines = Vec::new();
-        let (strategy, request) = match &plan.access {
-            Access::UserId(_) => ("lookup by user_id", "GET /api/v2/users/{id}".to_string()),
-            Access::Email(_) => ("lookup by email", "GET /api/v2/users-by-email".to_string()),
-            Access::Search => (
-                "search",
-                "GET /api/v2/users (search_engine=v3, per_page≤100)".to_string(),
+    let mut lines = Vec::new();
+    let (strategy, request) = match (&plan.access, strategy_option) {
+        (Access::UserId(_), _) => ("lookup by user_id".to_string(), "GET /api/v2/users/{id}"),
+        (Access::Email(_), _) => ("lookup by email".to_string(), "GET /api/v2/users-by-email"),
+        (Access::Search, Strategy::Export) => (
+            format!(
+                "export job (forced), {}",
+                plan.connection.as_ref().map(|c| format!("connection {c}")).unwrap_or_else(|| "all connections".into())
             ),
-        };
+            "POST /api/v2/jobs/users-exports, then its gzip NDJSON file",
+        ),
+        (Access::Search, Strategy::Search) => (
+            "search; created_at windows of at most 1000 when 1000 or more match (forced)".to_string(),
+            "GET /api/v2/users (search_engine=v3, per_page=100)",
+        ),
+        (Access::Search, Strategy::Auto) => (
+            "search; when 1000 or more match: created_at windows or an export job, whichever is cheaper".to_string(),
+            "GET /api/v2/users (search_engine=v3, per_page=100)",
+        ),
+    };
+    lines.push(("Auth0 Strategy".into(), strategy));
+    lines.push(("Auth0 Request".into(), request.to_string()));
+    if plan.access == Access::Search {
         lines.push((
-            "Auth0 Strategy".into(),
-            format!("{strategy} (strategy option: {})", strategy_option.as_str()),
+            "Auth0 Query".into(),
+            plan.query().unwrap_or_else(|| "(all users)".into()),
         ));
-        lines.push(("Auth0 Request".into(), request));
-        if plan.access == Access::Search {
-            lines.push((
-                "Auth0 Query".into(),
-                plan.query().unwrap_or_else(|| "(all users)".into()),
-            ));
-            if let Some(s) = &plan.sort {
-                lines.push(("Auth0 Sort".into(), s.clone()));
-            }
-            if let Some(l) = plan.limit {
-                lines.push(("Auth0 Limit".into(), l.to_string()));
-            }
+        if let Some(s) = &plan.sort {
+            lines.push(("Auth0 Sort".into(), s.clone()));
         }
-        if !plan.local.is_empty() {
-            lines.push(("Auth0 Not Pushed".into(), plan.local.join(", ")));
+        if let Some(l) = plan.limit {
+            lines.push(("Auth0 Limit".into(), l.to_string()));
         }
-        lines.push((
-            "Auth0 Fields".into(),
-            plan.fields
-                .as_ref()
-                .map(|f| f.join(", "))
-                .unwrap_or_else(|| "(whole users)".into()),
-        ));
-        if let Some(s) = scan {
-            lines.push(("Auth0 Requests".into(), s.requests.to_string()));
-        }
-        lines
     }
+    if !plan.local.is_empty() {
+        lines.push(("Auth0 Not Pushed".into(), plan.local.join(", ")));
+    }
+    lines.push((
+        "Auth0 Fields".into(),
+        plan.fields
+            .as_ref()
+            .map(|f| f.join(", "))
+            .unwrap_or_else(|| "(whole users)".into()),
+    ));
+    if let Some(s) = scan {
+        let r = s.report();
+        lines.push(("Auth0 Ran".into(), r.strategy));
+        lines.push(("Auth0 Requests".into(), r.requests.to_string()));
+    }
+    lines
 }
 
 impl ForeignDataWrapper<Error> for Auth0Fdw {

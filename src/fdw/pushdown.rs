@@ -45,6 +45,8 @@ pub struct Plan {
     pub fields: Option<Vec<String>>,
     /// The value of the `q` column (the raw query(ies) the user passed).
     pub q_text: Option<String>,
+    /// `connection = 'name'`: an export job can be limited to that connection.
+    pub connection: Option<String>,
 }
 
 impl Plan {
@@ -309,6 +311,7 @@ pub fn plan(
         Some(q_text.join(" AND "))
     };
 
+    let connection = text_eq(conds, "connection");
     let access = if let Some(id) = text_eq(conds, "user_id") {
         Access::UserId(id)
     } else if let Some(email) = text_eq(conds, "email").filter(|e| email_lookup_ok(e)) {
@@ -368,6 +371,7 @@ pub fn plan(
         limit,
         fields: if whole { None } else { Some(fields) },
         q_text,
+        connection,
     }
 }
 

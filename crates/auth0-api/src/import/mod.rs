@@ -4,4 +4,6 @@ mod split;
 mod validate;
 
 pub use split::{split, Chunk, MAX_FILE_BYTES, MAX_REQUEST_BYTES};
-pub use validate::{is_email, validate, validate_record, Problem, FORBIDDEN_APP_METADATA};
+pub use validate::{
+    is_email, serialized_len, validate, validate_record, Problem, FORBIDDEN_APP_METADATA,
+};

@@ -601,13 +601,42 @@ pub fn validate_record(index: usize, v: &Value, out: &mut Vec<Problem>) {
     }
 }
 
+/// Bytes a record takes in an import file.
+pub fn serialized_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
+}
+
 /// Every problem of every record, including duplicates across the batch (e-mail and username
-/// compared case-insensitively, `user_id` exactly).
+/// compared case-insensitively, `user_id` exactly) and records too large for any import file.
 pub fn validate(users: &[Value]) -> Vec<Problem> {
     let mut out = Vec::new();
     let mut seen: HashMap<(&'static str, String), usize> = HashMap::new();
     for (i, u) in users.iter().enumerate() {
         validate_record(i, u, &mut out);
+        let size = serialized_len(u);
+        if size + 2 > super::MAX_FILE_BYTES {
+            out.push(Problem {
+                index: i,
+                path: String::new(),
+                code: "RECORD_TOO_LARGE",
+                message: format!(
+                    "the record takes {size} bytes; an Auth0 import file holds at most {} bytes",
+                    super::MAX_FILE_BYTES
+                ),
+            });
+        }
         for (field, fold) in [("email", true), ("user_id", false), ("username", true)] {
             let Some(Value::String(s)) = u.get(field) else {
                 continue;

@@ -1,0 +1,261 @@
+//! Reading users through a users-exports job: create the job (one connection, or the whole
+//! tenant), wait for it with polite polling and progress NOTICEs, then stream its gzip NDJSON
+//! file line by line. A broken or truncated download is started again from a fresh link and the
+//! lines already returned are skipped; the same job always serves the same file.
+
+use crate::error::{Error, Result};
+use crate::runtime::{block_on, queue_notice};
+use auth0_api::export::{Download, GzipLines};
+use auth0_api::jobs::{ExportField, ExportRequest, Job};
+use auth0_api::users::User;
+use auth0_api::Client;
+use std::time::{Duration, Instant};
+
+/// Every field of a user object, for `raw` (an export lists the fields it returns).
+pub const ALL_USER_FIELDS: &[&str] = &[
+    "user_id",
+    "email",
+    "email_verified",
+    "username",
+    "phone_number",
+    "phone_verified",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "picture",
+    "identities",
+    "created_at",
+    "updated_at",
+    "last_login",
+    "last_password_reset",
+    "last_ip",
+    "logins_count",
+    "blocked",
+    "multifactor",
+    "multifactor_last_modified",
+    "app_metadata",
+    "user_metadata",
+];
+
+/// How often progress is reported at most.
+const NOTICE_EVERY: Duration = Duration::from_secs(3);
+/// Download restarts before giving up.
+const MAX_RESTARTS: u32 = 3;
+
+pub struct ExportStream {
+    pub job_id: String,
+    download: Download,
+    lines: GzipLines,
+    /// Lines returned so far (and skipped again after a restart).
+    emitted: u64,
+    skip: u64,
+    restarts: u32,
+    /// The file has been read to its end; `tail` is its last line if it had no newline.
+    ended: bool,
+    tail: Option<Vec<u8>>,
+    last_notice: Instant,
+    pub requests: u32,
+}
+
+fn progress(job: &Job) -> String {
+    match (job.percentage_done, job.time_left_seconds) {
+        (Some(p), Some(t)) => format!("{}, {p}% done, about {t} s left", job.status),
+        (Some(p), None) => format!("{}, {p}% done", job.status),
+        _ => job.status.clone(),
+    }
+}
+
+fn job_failed(job: &Job) -> Error {
+    Error::Incomplete {
+        message: format!("Auth0 export job {} ended as {}", job.id, job.status),
+        detail: job
+            .status_details
+            .clone()
+            .unwrap_or_else(|| "Auth0 gave no details.".into()),
+        hint:
+            "Retry the query; if it keeps failing, check the tenant's logs in the Auth0 dashboard."
+                .into(),
+    }
+}
+
+impl ExportStream {
+    /// Creates the job and waits until its file can be read. `None`: the named connection does
+    /// not exist, so it has no users.
+    pub fn start(
+        client: &Client,
+        connection: Option<&str>,
+        fields: Option<&[String]>,
+    ) -> Result<Option<ExportStream>> {
+        let mut requests = 0;
+        let connection_id = match connection {
+            None => None,
+            Some(name) => {
+                requests += 1;
+                match block_on(client.find_connection(name))?? {
+                    Some(c) => Some(c.id),
+                    None => return Ok(None),
+                }
+            }
+        };
+        let names: Vec<String> = match fields {
+            Some(f) => f.to_vec(),
+            None => ALL_USER_FIELDS.iter().map(|s| s.to_string()).collect(),
+        };
+        let request = ExportRequest {
+            connection_id,
+            format: "json".into(),
+            limit: None,
+            fields: Some(
+                names
+                    .into_iter()
+                    .map(|name| ExportField {
+                        name,
+                        export_as: None,
+                    })
+                    .collect(),
+            ),
+        };
+        requests += 1;
+        let job = block_on(client.create_export(&request))??;
+        queue_notice(format!(
+            "auth0_io: export job {} started ({})",
+            job.id,
+            connection
+                .map(|c| format!("connection {c}"))
+                .unwrap_or_else(|| "all connections".into())
+        ));
+        let (job, polls) = wait_for(client, &job.id)?;
+        requests += polls;
+        let location = job.location.clone().ok_or_else(|| job_failed(&job))?;
+        requests += 1;
+        let download = block_on(client.open_download(&location))??;
+        Ok(Some(ExportStream {
+            job_id: job.id,
+            download,
+            lines: GzipLines::new(),
+            emitted: 0,
+            skip: 0,
+            restarts: 0,
+            ended: false,
+            tail: None,
+            last_notice: Instant::now(),
+            requests,
+        }))
+    }
+
+    /// A line as a user; `None` for a blank line or one to skip (already returned before a
+    /// restart).
+    fn parse(line: &[u8], skip: &mut u64) -> Option<serde_json::Result<User>> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        if *skip > 0 {
+            *skip -= 1;
+            return None;
+        }
+        Some(serde_json::from_slice(line))
+    }
+
+    /// The next user of the file.
+    pub fn next(&mut self, client: &Client) -> Result<Option<User>> {
+        loop {
+            let parsed = if let Some(line) = self.lines.next_line() {
+                Self::parse(line, &mut self.skip)
+            } else if let Some(tail) = self.tail.take() {
+                Self::parse(&tail, &mut self.skip)
+            } else if self.ended {
+                return Ok(None);
+            } else {
+                let outcome = match block_on(self.download.chunk())? {
+                    Ok(Some(chunk)) => self.lines.push(&chunk),
+                    Ok(None) => self.lines.finish().map(|rest| {
+                        self.tail = rest;
+                        self.ended = true;
+                    }),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = outcome {
+                    self.restart(client, e)?;
+                }
+                continue;
+            };
+            match parsed {
+                None => continue,
+                Some(Err(e)) => {
+                    return Err(Error::Api(auth0_api::Error::Decode {
+                        endpoint: "GET export file".into(),
+                        detail: format!("line {}: {e}", self.emitted + 1),
+                    }))
+                }
+                Some(Ok(user)) => {
+                    self.emitted += 1;
+                    if self.last_notice.elapsed() >= NOTICE_EVERY {
+                        self.last_notice = Instant::now();
+                        queue_notice(format!(
+                            "auth0_io: export job {}: {} users read",
+                            self.job_id, self.emitted
+                        ));
+                    }
+                    return Ok(Some(user));
+                }
+            }
+        }
+    }
+
+    /// Opens the file again from a fresh link; the lines already returned will be skipped.
+    fn restart(&mut self, client: &Client, cause: auth0_api::Error) -> Result<()> {
+        self.restarts += 1;
+        if self.restarts > MAX_RESTARTS {
+            return Err(cause.into());
+        }
+        queue_notice(format!(
+            "auth0_io: export job {}: download interrupted after {} users ({cause}); resuming",
+            self.job_id, self.emitted
+        ));
+        self.requests += 2;
+        let job = block_on(client.get_job(&self.job_id))??.ok_or_else(|| Error::Incomplete {
+            message: format!(
+                "Auth0 export job {} disappeared while its file was being read",
+                self.job_id
+            ),
+            detail: "Auth0 keeps jobs for 24 hours.".into(),
+            hint: "Run the query again.".into(),
+        })?;
+        let location = job.location.clone().ok_or_else(|| job_failed(&job))?;
+        self.download = block_on(client.open_download(&location))??;
+        self.lines = GzipLines::new();
+        self.skip = self.emitted;
+        self.ended = false;
+        self.tail = None;
+        Ok(())
+    }
+}
+
+/// Polls the job until it has completed: every 0.5 s at first, then less often (up to 5 s),
+/// with a NOTICE at most every few seconds.
+fn wait_for(client: &Client, id: &str) -> Result<(Job, u32)> {
+    let mut delay = Duration::from_millis(250);
+    let mut polls = 0;
+    let mut last_notice = Instant::now();
+    loop {
+        polls += 1;
+        let job = block_on(client.get_job(id))??.ok_or_else(|| Error::Incomplete {
+            message: format!("Auth0 export job {id} disappeared"),
+            detail: "Auth0 answered 404 for a job it had just created.".into(),
+            hint: "Run the query again.".into(),
+        })?;
+        match job.status.as_str() {
+            "completed" => return Ok((job, polls)),
+            "failed" | "expired" => return Err(job_failed(&job)),
+            _ => {}
+        }
+        if last_notice.elapsed() >= NOTICE_EVERY {
+            last_notice = Instant::now();
+            queue_notice(format!("auth0_io: export job {id}: {}", progress(&job)));
+        }
+        // The sleep is created inside the runtime (an async block), where its timer lives.
+        block_on(async move { tokio::time::sleep(delay).await })?;
+        delay = (delay.mul_f64(1.5)).min(Duration::from_secs(5));
+    }
+}

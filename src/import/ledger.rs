@@ -1,0 +1,263 @@
+//! The ledger of imports: an append-only journal file per database, outside transactions.
+//!
+//! Auth0 has no "list jobs" endpoint, and an Auth0 job exists as soon as it is created, whatever
+//! happens to the SQL transaction that created it. A table would lose the record of submitted
+//! jobs on ROLLBACK (or when the statement is cancelled after the first job was submitted). So
+//! every event is appended, fsync'ed, to `$PGDATA/pg_auth0_io/<database oid>.journal` (one JSON
+//! object per line, under an exclusive lock) the moment it happens; the `auth0_imports` and
+//! `auth0_import_jobs` views read it. It is not replicated and not part of pg_dump (see README).
+
+use crate::error::{Error, Result};
+use pgrx::{pg_sys, PgSqlErrorCode};
+use serde::{Deserialize, Serialize};
+use std::ffi::CStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+/// Input positions as inclusive ranges (`[[0, 999], [1001, 1500]]`): compact for batches where
+/// few records were left out.
+pub type Ranges = Vec<[usize; 2]>;
+
+pub fn to_ranges(indices: &[usize]) -> Ranges {
+    let mut out: Ranges = Vec::new();
+    for &i in indices {
+        match out.last_mut() {
+            Some(r) if r[1] + 1 == i => r[1] = i,
+            _ => out.push([i, i]),
+        }
+    }
+    out
+}
+
+pub fn from_ranges(r: &Ranges) -> Vec<usize> {
+    r.iter().flat_map(|[a, b]| *a..=*b).collect()
+}
+
+/// A record refused before submission (`skip_invalid`), kept for `auth0_job_errors`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invalid {
+    pub index: usize,
+    pub email: Option<String>,
+    pub problems: Vec<InvalidProblem>,
+    /// The record with password hashes masked.
+    pub record: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvalidProblem {
+    pub path: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// An import began (before any job is created).
+    Import {
+        id: String,
+        at: String,
+        role: String,
+        server: String,
+        connection: String,
+        connection_id: String,
+        upsert: bool,
+        external_id: Option<String>,
+        total: usize,
+        invalid: Vec<Invalid>,
+        chunks: usize,
+    },
+    /// An Auth0 job was created for a chunk of the import.
+    Job {
+        import: String,
+        auth0_job_id: String,
+        chunk: usize,
+        indices: Ranges,
+        emails: Vec<String>,
+        at: String,
+    },
+    /// A chunk could not be submitted (its users count as failed).
+    ChunkFailed {
+        import: String,
+        chunk: usize,
+        indices: Ranges,
+        emails: Vec<String>,
+        error: String,
+        at: String,
+    },
+    /// Every chunk was submitted.
+    Submitted { import: String, at: String },
+    /// The statement stopped (error or cancel) before every chunk was submitted.
+    Interrupted {
+        import: String,
+        at: String,
+        reason: String,
+    },
+    /// The final summary, once every job has finished (Auth0 forgets jobs after 24 h).
+    Summary {
+        import: String,
+        at: String,
+        status: String,
+        inserted: u64,
+        updated: u64,
+        failed: u64,
+        total: u64,
+    },
+}
+
+impl Event {
+    pub fn import_id(&self) -> &str {
+        match self {
+            Event::Import { id, .. } => id,
+            Event::Job { import, .. }
+            | Event::ChunkFailed { import, .. }
+            | Event::Submitted { import, .. }
+            | Event::Interrupted { import, .. }
+            | Event::Summary { import, .. } => import,
+        }
+    }
+}
+
+fn io_error(what: &str, e: std::io::Error) -> Error {
+    Error::invalid(
+        PgSqlErrorCode::ERRCODE_IO_ERROR,
+        format!("auth0_io ledger: cannot {what}: {e}"),
+    )
+    .with_hint("The ledger lives in $PGDATA/pg_auth0_io/; check the server's disk and permissions.")
+}
+
+/// The journal of the current database.
+fn path() -> PathBuf {
+    // SAFETY: DataDir is set for the whole life of a backend; MyDatabaseId once connected.
+    let (dir, db) = unsafe {
+        (
+            CStr::from_ptr(pg_sys::DataDir)
+                .to_string_lossy()
+                .into_owned(),
+            pg_sys::MyDatabaseId,
+        )
+    };
+    PathBuf::from(dir)
+        .join("pg_auth0_io")
+        .join(format!("{}.journal", db.to_u32()))
+}
+
+fn lock(f: &File, kind: i32) -> Result<()> {
+    // SAFETY: a valid open file descriptor.
+    if unsafe { libc::flock(f.as_raw_fd(), kind) } != 0 {
+        return Err(io_error(
+            "lock the journal",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Appends one event, durably, before returning.
+pub fn append(event: &Event) -> Result<()> {
+    let p = path();
+    if let Some(dir) = p.parent() {
+        fs::create_dir_all(dir).map_err(|e| io_error("create the journal directory", e))?;
+    }
+    let mut line = serde_json::to_vec(event)
+        .map_err(|e| io_error("encode an event", std::io::Error::other(e)))?;
+    line.push(b'\n');
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&p)
+        .map_err(|e| io_error("open the journal", e))?;
+    lock(&f, libc::LOCK_EX)?;
+    f.write_all(&line)
+        .map_err(|e| io_error("write the journal", e))?;
+    f.sync_data().map_err(|e| io_error("sync the journal", e))?;
+    // The lock goes with the file.
+    Ok(())
+}
+
+/// Every event of the current database, in order (an unreadable line is skipped: a crash can
+/// only ever cut the last one).
+pub fn read_all() -> Result<Vec<Event>> {
+    let f = match File::open(path()) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(io_error("open the journal", e)),
+    };
+    lock(&f, libc::LOCK_SH)?;
+    let mut out = Vec::new();
+    for line in BufReader::new(f).lines() {
+        let line = line.map_err(|e| io_error("read the journal", e))?;
+        if let Ok(ev) = serde_json::from_str::<Event>(&line) {
+            out.push(ev);
+        }
+    }
+    Ok(out)
+}
+
+/// The events of one import.
+pub fn read_import(id: &str) -> Result<Vec<Event>> {
+    Ok(read_all()?
+        .into_iter()
+        .filter(|e| e.import_id() == id)
+        .collect())
+}
+
+/// May the current role see imports made by `role`? (Its own, its roles' and, for superusers,
+/// everyone's.)
+pub fn visible(role: &str) -> bool {
+    // SAFETY: plain catalog lookups on the backend's main thread.
+    unsafe {
+        if pg_sys::superuser() {
+            return true;
+        }
+        let Ok(c) = std::ffi::CString::new(role) else {
+            return false;
+        };
+        let oid = pg_sys::get_role_oid(c.as_ptr(), true);
+        oid != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), oid)
+    }
+}
+
+/// The name of the current role.
+pub fn current_role() -> String {
+    // SAFETY: GetUserNameFromId with noerr=true returns NULL rather than raising.
+    unsafe {
+        let p = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), true);
+        if p.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_round_trip() {
+        let idx = vec![0, 1, 2, 5, 6, 9];
+        let r = to_ranges(&idx);
+        assert_eq!(r, vec![[0, 2], [5, 6], [9, 9]]);
+        assert_eq!(from_ranges(&r), idx);
+        assert!(to_ranges(&[]).is_empty());
+    }
+
+    #[test]
+    fn events_are_tagged_json() {
+        let e = Event::Submitted {
+            import: "imp_1".into(),
+            at: "t".into(),
+        };
+        let s = serde_json::to_string(&e).unwrap();
+        assert_eq!(s, r#"{"event":"submitted","import":"imp_1","at":"t"}"#);
+        assert_eq!(
+            serde_json::from_str::<Event>(&s).unwrap().import_id(),
+            "imp_1"
+        );
+    }
+}

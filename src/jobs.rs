@@ -1,0 +1,651 @@
+//! Job status and errors in SQL: `auth0_job_status`, `auth0_job_errors`, and the ledger's
+//! functions behind the `auth0_imports` and `auth0_import_jobs` views.
+//!
+//! For one of our import ids the answer aggregates its Auth0 jobs, maps every failed user back
+//! to its position in the submitted array, and counts every record: inserted, updated or failed
+//! (invalid, refused file, failed job, or a per-user error). For an Auth0 `job_...` id made
+//! anywhere, the job is reported as Auth0 reports it.
+
+use crate::error::{Error, Result};
+use crate::import::ledger::{self, from_ranges, Event};
+use crate::runtime::block_on;
+use crate::server::Server;
+use auth0_api::jobs::{Job, JobErrors};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::ffi::CStr;
+
+type StatusRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<TimestampWithTimeZone>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Vec<String>,
+);
+
+fn tstz(iso: Option<&str>) -> Option<TimestampWithTimeZone> {
+    iso.and_then(crate::time::parse_iso_to_pg_micros)
+        .and_then(|us| TimestampWithTimeZone::try_from(us).ok())
+}
+
+fn not_found(id: &str) -> Error {
+    Error::invalid(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("job \"{id}\" does not exist"))
+        .with_hint("Use an id returned by auth0_import (imp_...), or an Auth0 job id (job_...) of the last 24 hours; SELECT * FROM auth0_imports lists the imports you can see.")
+}
+
+/// One import as the ledger knows it.
+struct Import {
+    id: String,
+    at: String,
+    role: String,
+    server: String,
+    connection: String,
+    upsert: bool,
+    total: usize,
+    invalid: Vec<ledger::Invalid>,
+    jobs: Vec<(String, usize, Vec<usize>, Vec<String>)>,
+    refused: Vec<(usize, Vec<usize>, Vec<String>, String)>,
+    /// `Some(reason)` when submission stopped early; `None` while it may still be running.
+    ended: Option<Option<String>>,
+    summary: Option<(String, u64, u64, u64, u64, String)>,
+}
+
+fn load_import(id: &str) -> Result<Option<Import>> {
+    let mut imp: Option<Import> = None;
+    for ev in ledger::read_import(id)? {
+        match ev {
+            Event::Import {
+                id,
+                at,
+                role,
+                server,
+                connection,
+                upsert,
+                total,
+                invalid,
+                ..
+            } => {
+                imp = Some(Import {
+                    id,
+                    at,
+                    role,
+                    server,
+                    connection,
+                    upsert,
+                    total,
+                    invalid,
+                    jobs: vec![],
+                    refused: vec![],
+                    ended: None,
+                    summary: None,
+                })
+            }
+            Event::Job {
+                auth0_job_id,
+                chunk,
+                indices,
+                emails,
+                ..
+            } => {
+                if let Some(i) = imp.as_mut() {
+                    i.jobs
+                        .push((auth0_job_id, chunk, from_ranges(&indices), emails));
+                }
+            }
+            Event::ChunkFailed {
+                chunk,
+                indices,
+                emails,
+                error,
+                ..
+            } => {
+                if let Some(i) = imp.as_mut() {
+                    i.refused
+                        .push((chunk, from_ranges(&indices), emails, error));
+                }
+            }
+            Event::Submitted { .. } => {
+                if let Some(i) = imp.as_mut() {
+                    i.ended = Some(None);
+                }
+            }
+            Event::Interrupted { reason, .. } => {
+                if let Some(i) = imp.as_mut() {
+                    i.ended = Some(Some(reason));
+                }
+            }
+            Event::Summary {
+                at,
+                status,
+                inserted,
+                updated,
+                failed,
+                total,
+                ..
+            } => {
+                if let Some(i) = imp.as_mut() {
+                    i.summary = Some((status, inserted, updated, failed, total, at));
+                }
+            }
+        }
+    }
+    match imp {
+        Some(i) if ledger::visible(&i.role) => Ok(Some(i)),
+        Some(_) => Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("import \"{id}\" belongs to another role"),
+        )),
+        None => Ok(None),
+    }
+}
+
+impl Import {
+    fn submitted_users(&self) -> usize {
+        self.jobs.iter().map(|j| j.2.len()).sum()
+    }
+
+    /// Users never submitted because the statement stopped early.
+    fn unsubmitted(&self) -> usize {
+        match self.ended {
+            Some(Some(_)) => self.total.saturating_sub(
+                self.invalid.len()
+                    + self.submitted_users()
+                    + self.refused.iter().map(|r| r.1.len()).sum::<usize>(),
+            ),
+            _ => 0,
+        }
+    }
+}
+
+fn status_of_import(imp: &Import) -> Result<StatusRow> {
+    let ids: Vec<String> = imp.jobs.iter().map(|j| j.0.clone()).collect();
+    if let Some((status, ins, upd, failed, total, _)) = &imp.summary {
+        return Ok((
+            imp.id.clone(),
+            "users_import".into(),
+            status.clone(),
+            Some(imp.connection.clone()),
+            tstz(Some(&imp.at)),
+            Some(*total as i32),
+            Some(*ins as i32),
+            Some(*upd as i32),
+            Some(*failed as i32),
+            Some(100),
+            Some(0),
+            ids,
+        ));
+    }
+    let client_server = Server::find(Some(&imp.server))?;
+    let client = client_server.client()?;
+    let (mut inserted, mut updated) = (0u64, 0u64);
+    let mut failed = (imp.invalid.len()
+        + imp.unsubmitted()
+        + imp.refused.iter().map(|r| r.1.len()).sum::<usize>()) as u64;
+    let (mut done_users, mut all_finished, mut any_started, mut time_left) =
+        (0u64, true, false, 0i64);
+    for (job_id, _, indices, _) in &imp.jobs {
+        let job = block_on(client.get_job(job_id))??;
+        let n = indices.len() as u64;
+        match job {
+            None => {
+                // Auth0 forgot the job (24 h) before we saw it finish: its users are unknown.
+                all_finished = false;
+            }
+            Some(j) => {
+                if j.status != "pending" {
+                    any_started = true;
+                }
+                match (j.status.as_str(), j.summary) {
+                    ("completed", Some(s)) => {
+                        inserted += s.inserted;
+                        updated += s.updated;
+                        failed += s.failed;
+                        // Users Auth0 did not account for (never the case so far) are failed.
+                        failed += n.saturating_sub(s.inserted + s.updated + s.failed);
+                        done_users += n;
+                    }
+                    ("completed", None) | ("failed", _) | ("expired", _) => {
+                        failed += n;
+                        done_users += n;
+                    }
+                    _ => {
+                        all_finished = false;
+                        let p = j.percentage_done.unwrap_or(0).clamp(0, 100) as u64;
+                        done_users += n * p / 100;
+                        time_left = time_left.max(j.time_left_seconds.unwrap_or(0));
+                    }
+                }
+            }
+        }
+    }
+    let submitting = imp.ended.is_none();
+    let finished = all_finished && !submitting;
+    let status = if finished {
+        "completed"
+    } else if any_started || done_users > 0 {
+        "processing"
+    } else {
+        "pending"
+    };
+    let submitted = imp.submitted_users().max(1) as u64;
+    let pct = if finished {
+        100
+    } else {
+        (done_users * 100 / submitted).min(99)
+    } as i32;
+    if finished {
+        let total = imp.total as u64;
+        ledger::append(&Event::Summary {
+            import: imp.id.clone(),
+            at: crate::time::now_iso(),
+            status: status.into(),
+            inserted,
+            updated,
+            failed,
+            total,
+        })?;
+    }
+    Ok((
+        imp.id.clone(),
+        "users_import".into(),
+        status.into(),
+        Some(imp.connection.clone()),
+        tstz(Some(&imp.at)),
+        Some(imp.total as i32),
+        Some(inserted as i32),
+        Some(updated as i32),
+        Some(failed as i32),
+        Some(pct),
+        Some(if finished { 0 } else { time_left as i32 }),
+        ids,
+    ))
+}
+
+fn status_of_auth0_job(j: &Job) -> StatusRow {
+    let s = j.summary.unwrap_or_default();
+    let has = j.summary.is_some();
+    (
+        j.id.clone(),
+        j.kind.clone(),
+        j.status.clone(),
+        j.connection.clone(),
+        tstz(j.created_at.as_deref()),
+        has.then_some(s.total as i32),
+        has.then_some(s.inserted as i32),
+        has.then_some(s.updated as i32),
+        has.then_some(s.failed as i32),
+        j.percentage_done
+            .map(|p| p as i32)
+            .or(if j.status == "completed" {
+                Some(100)
+            } else {
+                None
+            }),
+        j.time_left_seconds.map(|t| t as i32),
+        vec![j.id.clone()],
+    )
+}
+
+fn required_id(id: Option<&str>) -> Result<&str> {
+    id.ok_or_else(|| {
+        Error::invalid(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "job_id must not be NULL",
+        )
+    })
+}
+
+fn auth0_job(id: &str, server: Option<&str>) -> Result<Job> {
+    let s = Server::find(server)?;
+    block_on(s.client()?.get_job(id))??.ok_or_else(|| not_found(id))
+}
+
+/// The status of an import (our id) or of any Auth0 job (`job_...`).
+#[pg_extern(sql = r#"
+CREATE FUNCTION auth0_job_status(job_id text, server name DEFAULT NULL)
+RETURNS TABLE (job_id text, type text, status text, connection text, created_at timestamptz,
+               total int, inserted int, updated int, failed int, percentage_done int,
+               time_left_seconds int, auth0_job_ids text[])
+VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'auth0_job_status_wrapper';
+"#)]
+fn auth0_job_status(
+    job_id: Option<&str>,
+    server: Option<&CStr>,
+) -> std::result::Result<
+    TableIterator<
+        'static,
+        (
+            name!(job_id, String),
+            name!(kind, String),
+            name!(status, String),
+            name!(connection, Option<String>),
+            name!(created_at, Option<TimestampWithTimeZone>),
+            name!(total, Option<i32>),
+            name!(inserted, Option<i32>),
+            name!(updated, Option<i32>),
+            name!(failed, Option<i32>),
+            name!(percentage_done, Option<i32>),
+            name!(time_left_seconds, Option<i32>),
+            name!(auth0_job_ids, Vec<String>),
+        ),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
+    let job_id = required_id(job_id)?;
+    let server = server.map(|s| s.to_string_lossy().into_owned());
+    let row = if job_id.starts_with("job_") {
+        status_of_auth0_job(&auth0_job(job_id, server.as_deref())?)
+    } else {
+        let imp = load_import(job_id)?.ok_or_else(|| not_found(job_id))?;
+        status_of_import(&imp)?
+    };
+    Ok(TableIterator::once(row))
+}
+
+type ErrorRow = (
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<JsonB>,
+);
+
+fn auth0_errors(client: &auth0_api::Client, job_id: &str) -> Result<Option<JobErrors>> {
+    Ok(block_on(client.job_errors(job_id))??)
+}
+
+fn user_rows(
+    job_id: &str,
+    errors: JobErrors,
+    index_of: &dyn Fn(Option<&str>, usize) -> Option<i32>,
+    chunk_size: Option<&[usize]>,
+) -> Vec<ErrorRow> {
+    let mut rows = Vec::new();
+    match errors {
+        JobErrors::Users(list) => {
+            for (pos, u) in list.into_iter().enumerate() {
+                let email = u
+                    .user
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let user_id = u
+                    .user
+                    .get("user_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let idx = index_of(email.as_deref(), pos);
+                for e in u.errors {
+                    rows.push((
+                        idx,
+                        Some(job_id.to_string()),
+                        email.clone(),
+                        user_id.clone(),
+                        e.code,
+                        e.message,
+                        e.path.filter(|p| !p.is_empty()),
+                        Some(JsonB(u.user.clone())),
+                    ));
+                }
+            }
+        }
+        JobErrors::JobFailed(j) => {
+            let message = j
+                .status_details
+                .unwrap_or_else(|| format!("Auth0 job {} {}", j.id, j.status));
+            for &i in chunk_size.unwrap_or(&[]) {
+                rows.push((
+                    Some(i as i32),
+                    Some(job_id.to_string()),
+                    None,
+                    None,
+                    "JOB_FAILED".into(),
+                    message.clone(),
+                    None,
+                    None,
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// Every failed user of an import (mapped to its input position) or of an Auth0 job.
+#[pg_extern(sql = r#"
+CREATE FUNCTION auth0_job_errors(job_id text, server name DEFAULT NULL)
+RETURNS TABLE (input_index int, auth0_job_id text, email text, user_id text, code text,
+               message text, path text, record jsonb)
+VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'auth0_job_errors_wrapper';
+"#)]
+fn auth0_job_errors(
+    job_id: Option<&str>,
+    server: Option<&CStr>,
+) -> std::result::Result<
+    TableIterator<
+        'static,
+        (
+            name!(input_index, Option<i32>),
+            name!(auth0_job_id, Option<String>),
+            name!(email, Option<String>),
+            name!(user_id, Option<String>),
+            name!(code, String),
+            name!(message, String),
+            name!(path, Option<String>),
+            name!(record, Option<JsonB>),
+        ),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
+    let job_id = required_id(job_id)?;
+    let server = server.map(|s| s.to_string_lossy().into_owned());
+    if job_id.starts_with("job_") {
+        let s = Server::find(server.as_deref())?;
+        let errors = auth0_errors(s.client()?, job_id)?.ok_or_else(|| not_found(job_id))?;
+        return Ok(TableIterator::new(user_rows(
+            job_id,
+            errors,
+            &|_, _| None,
+            None,
+        )));
+    }
+    let imp = load_import(job_id)?.ok_or_else(|| not_found(job_id))?;
+    let mut rows: Vec<ErrorRow> = Vec::new();
+    for inv in &imp.invalid {
+        for p in &inv.problems {
+            rows.push((
+                Some(inv.index as i32),
+                None,
+                inv.email.clone(),
+                inv.record
+                    .get("user_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                p.code.clone(),
+                p.message.clone(),
+                Some(p.path.clone()).filter(|p| !p.is_empty()),
+                Some(JsonB(inv.record.clone())),
+            ));
+        }
+    }
+    for (_, indices, emails, error) in &imp.refused {
+        for (i, e) in indices.iter().zip(emails) {
+            rows.push((
+                Some(*i as i32),
+                None,
+                Some(e.clone()),
+                None,
+                "NOT_SUBMITTED".into(),
+                error.clone(),
+                None,
+                None,
+            ));
+        }
+    }
+    if let Some(Some(reason)) = &imp.ended {
+        if imp.unsubmitted() > 0 {
+            rows.push((
+                None,
+                None,
+                None,
+                None,
+                "NOT_SUBMITTED".into(),
+                format!("{} users: {reason}", imp.unsubmitted()),
+                None,
+                None,
+            ));
+        }
+    }
+    if !imp.jobs.is_empty() {
+        let s = Server::find(Some(&imp.server))?;
+        let client = s.client()?;
+        for (auth0_id, _, indices, emails) in &imp.jobs {
+            let Some(errors) = auth0_errors(client, auth0_id)? else {
+                continue;
+            };
+            let by_email: HashMap<&str, usize> = emails
+                .iter()
+                .map(String::as_str)
+                .zip(indices.iter().copied())
+                .collect();
+            let index_of = |email: Option<&str>, _pos: usize| -> Option<i32> {
+                email
+                    .and_then(|e| by_email.get(e.to_lowercase().as_str()))
+                    .map(|&i| i as i32)
+            };
+            rows.extend(user_rows(auth0_id, errors, &index_of, Some(indices)));
+        }
+    }
+    rows.sort_by_key(|r| (r.0.is_none(), r.0));
+    Ok(TableIterator::new(rows))
+}
+
+/// The imports the current role can see (the `auth0_imports` view).
+#[pg_extern(stable)]
+fn auth0_import_ledger() -> std::result::Result<
+    TableIterator<
+        'static,
+        (
+            name!(import_id, String),
+            name!(created_at, Option<TimestampWithTimeZone>),
+            name!(created_by, String),
+            name!(server, String),
+            name!(connection, String),
+            name!(upsert, bool),
+            name!(total, i32),
+            name!(invalid, i32),
+            name!(auth0_job_ids, Vec<String>),
+            name!(submission, String),
+            name!(status, Option<String>),
+            name!(inserted, Option<i32>),
+            name!(updated, Option<i32>),
+            name!(failed, Option<i32>),
+            name!(finished_at, Option<TimestampWithTimeZone>),
+        ),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
+    let mut ids: Vec<String> = Vec::new();
+    for ev in ledger::read_all().map_err(pgrx::pg_sys::panic::ErrorReport::from)? {
+        if let Event::Import { id, .. } = ev {
+            ids.push(id);
+        }
+    }
+    let mut rows = Vec::new();
+    for id in ids {
+        let Ok(Some(imp)) = load_import(&id) else {
+            continue;
+        };
+        let submission = match &imp.ended {
+            None => "submitting".to_string(),
+            Some(None) => "submitted".to_string(),
+            Some(Some(reason)) => format!("interrupted: {reason}"),
+        };
+        let s = imp.summary.clone();
+        rows.push((
+            imp.id.clone(),
+            tstz(Some(&imp.at)),
+            imp.role.clone(),
+            imp.server.clone(),
+            imp.connection.clone(),
+            imp.upsert,
+            imp.total as i32,
+            imp.invalid.len() as i32,
+            imp.jobs.iter().map(|j| j.0.clone()).collect(),
+            submission,
+            s.as_ref().map(|s| s.0.clone()),
+            s.as_ref().map(|s| s.1 as i32),
+            s.as_ref().map(|s| s.2 as i32),
+            s.as_ref().map(|s| s.3 as i32),
+            s.as_ref().and_then(|s| tstz(Some(&s.5))),
+        ));
+    }
+    Ok(TableIterator::new(rows))
+}
+
+/// The Auth0 jobs of every visible import (the `auth0_import_jobs` view).
+#[pg_extern(stable)]
+fn auth0_import_ledger_jobs() -> std::result::Result<
+    TableIterator<
+        'static,
+        (
+            name!(import_id, String),
+            name!(auth0_job_id, String),
+            name!(file_number, i32),
+            name!(users, i32),
+            name!(first_input_index, i32),
+            name!(last_input_index, i32),
+        ),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
+    let mut rows = Vec::new();
+    let mut roles: HashMap<String, bool> = HashMap::new();
+    let mut owner: HashMap<String, String> = HashMap::new();
+    for ev in ledger::read_all().map_err(pgrx::pg_sys::panic::ErrorReport::from)? {
+        match ev {
+            Event::Import { id, role, .. } => {
+                owner.insert(id, role);
+            }
+            Event::Job {
+                import,
+                auth0_job_id,
+                chunk,
+                indices,
+                ..
+            } => {
+                let Some(role) = owner.get(&import) else {
+                    continue;
+                };
+                let ok = *roles
+                    .entry(role.clone())
+                    .or_insert_with(|| ledger::visible(role));
+                if !ok {
+                    continue;
+                }
+                let idx = from_ranges(&indices);
+                rows.push((
+                    import,
+                    auth0_job_id,
+                    chunk as i32 + 1,
+                    idx.len() as i32,
+                    idx.first().copied().unwrap_or(0) as i32,
+                    idx.last().copied().unwrap_or(0) as i32,
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(TableIterator::new(rows))
+}
