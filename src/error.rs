@@ -31,6 +31,10 @@ pub enum Error {
         detail: String,
     },
 
+    /// An export file that could not be read to its end, even from fresh links.
+    #[error("{message}")]
+    Download { message: String, detail: String },
+
     /// A query that Auth0's search cannot answer completely.
     #[error("{message}")]
     Incomplete {
@@ -117,6 +121,11 @@ impl From<Error> for ErrorReport {
             )
             .set_detail(detail)
             .set_hint(hint),
+            Error::Download { message, detail } => {
+                ErrorReport::new(PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, message, FUNC)
+                    .set_detail(detail)
+                    .set_hint("No partial result was returned. Retry the query; if it keeps failing, check the network path to Auth0's export storage.")
+            }
             Error::Options(o) => o.into(),
             Error::Runtime(r) => r.into(),
         }

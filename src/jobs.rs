@@ -6,6 +6,10 @@
 //! (invalid, refused file, failed job, or a per-user error). For an Auth0 `job_...` id made
 //! anywhere, the job is reported as Auth0 reports it.
 
+// SQL functions return `Result<_, ErrorReport>`: that is how pgrx raises our SQLSTATE, DETAIL
+// and HINT; its size and the `TableIterator` row types are dictated by the SQL signatures.
+#![allow(clippy::result_large_err, clippy::type_complexity)]
+
 use crate::error::{Error, Result};
 use crate::import::ledger::{self, from_ranges, Event};
 use crate::runtime::block_on;

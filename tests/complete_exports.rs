@@ -111,7 +111,7 @@ fn a_filter_matching_3000_of_25000_uses_windows() {
     let emu = tenant(USERS);
     let mut db = Db::new("windows");
     db.attach(&emu);
-    let since = "2024-10-01T00:00:00.000Z";
+    let since = "2024-04-10T00:00:00.000Z";
     let expected: BTreeSet<String> = emu
         .emulator
         .lock()
@@ -202,7 +202,12 @@ fn broken_downloads_are_resumed_or_refused() {
     );
     let e = db.error("SELECT count(*) FROM auth0.users");
     assert_eq!(e.code, "HV00N", "{}", e.text());
-    assert!(e.message.contains("ended early"), "{}", e.text());
+    assert!(
+        e.message
+            .contains("could not be read completely (4 attempts)"),
+        "{}",
+        e.text()
+    );
 }
 
 #[test]
@@ -267,10 +272,11 @@ fn explain_shows_the_plan_and_no_secret() {
         .join("\n");
     for want in [
         "Auth0 Strategy: search",
-        r#"Auth0 Query: identities.connection:"github" AND logins_count:[10 TO *]"#,
+        r#"identities.connection:"github""#,
+        "logins_count:[10 TO *]",
         "Auth0 Sort: created_at:-1",
         "Auth0 Limit: 5",
-        "Auth0 Fields: email, identities, logins_count, created_at",
+        "Auth0 Fields: email, created_at, logins_count, identities",
     ] {
         assert!(plan.contains(want), "missing {want}:\n{plan}");
     }

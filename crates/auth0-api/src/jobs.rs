@@ -81,7 +81,7 @@ pub enum JobErrors {
     /// Per-user errors (empty: none, Auth0's 204).
     Users(Vec<UserErrors>),
     /// The job failed as a whole (Auth0 then returns the job instead of a list).
-    JobFailed(Job),
+    JobFailed(Box<Job>),
 }
 
 /// A users-imports request.
@@ -168,10 +168,12 @@ impl Client {
                 })?)
             }
             Value::Object(_) => {
-                JobErrors::JobFailed(serde_json::from_value(v).map_err(|e| Error::Decode {
-                    endpoint: endpoint.into(),
-                    detail: e.to_string(),
-                })?)
+                JobErrors::JobFailed(Box::new(serde_json::from_value(v).map_err(|e| {
+                    Error::Decode {
+                        endpoint: endpoint.into(),
+                        detail: e.to_string(),
+                    }
+                })?))
             }
             _ => {
                 return Err(Error::Decode {

@@ -125,13 +125,13 @@ impl ExportStream {
                 .map(|c| format!("connection {c}"))
                 .unwrap_or_else(|| "all connections".into())
         ));
-        let (job, polls) = wait_for(client, &job.id)?;
+        let id = job.id.clone();
+        let (job, polls) = wait_for(client, &id)?;
         requests += polls;
-        let location = job.location.clone().ok_or_else(|| job_failed(&job))?;
-        requests += 1;
-        let download = block_on(client.open_download(&location))??;
+        let (download, opens) = open_fresh(client, job)?;
+        requests += opens;
         Ok(Some(ExportStream {
-            job_id: job.id,
+            job_id: id,
             download,
             lines: GzipLines::new(),
             emitted: 0,
@@ -207,7 +207,13 @@ impl ExportStream {
     fn restart(&mut self, client: &Client, cause: auth0_api::Error) -> Result<()> {
         self.restarts += 1;
         if self.restarts > MAX_RESTARTS {
-            return Err(cause.into());
+            return Err(Error::Download {
+                message: format!(
+                    "the file of Auth0 export job {} could not be read completely ({} attempts)",
+                    self.job_id, self.restarts
+                ),
+                detail: format!("Last failure after {} users: {cause}", self.emitted),
+            });
         }
         queue_notice(format!(
             "auth0_io: export job {}: download interrupted after {} users ({cause}); resuming",
@@ -230,6 +236,25 @@ impl ExportStream {
         self.tail = None;
         Ok(())
     }
+}
+
+/// Opens the job's file; an expired link (it lives 60 s) is replaced by a fresh one from the
+/// job, a few times. Returns the download and the requests it took.
+fn open_fresh(client: &Client, mut job: Job) -> Result<(Download, u32)> {
+    let mut requests = 0;
+    for _ in 0..=MAX_RESTARTS {
+        let location = job.location.clone().ok_or_else(|| job_failed(&job))?;
+        requests += 1;
+        match block_on(client.open_download(&location))? {
+            Ok(d) => return Ok((d, requests)),
+            Err(auth0_api::Error::LinkExpired) => {
+                requests += 1;
+                job = block_on(client.get_job(&job.id))??.ok_or_else(|| job_failed(&job))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(auth0_api::Error::LinkExpired.into())
 }
 
 /// Polls the job until it has completed: every 0.5 s at first, then less often (up to 5 s),

@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn a_record_too_big_for_any_file() {
-        let users = vec![
+        let users = [
             json!({"email": "a@x.com"}),
             json!({"email": "b@x.com", "user_metadata": {"blob": "x".repeat(600_000)}}),
         ];

@@ -1,0 +1,322 @@
+//! Imports through SQL against the emulator: several files and more than two jobs, upsert and
+//! DUPLICATED_USER mapped to input indices, refused batches, skip_invalid, the connection checks,
+//! the grant, the ledger and its behaviour under ROLLBACK.
+
+mod common;
+
+use auth0_emulator::Config;
+use common::{tenant_with, Db};
+use std::time::{Duration, Instant};
+
+fn wait_completed(db: &mut Db, id: &str) -> (i32, i32, i32, i32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = &db.rows(&format!(
+            "SELECT status, total, inserted, updated, failed FROM auth0_job_status('{id}')"
+        ))[0];
+        let status: String = r.get(0);
+        if status == "completed" {
+            return (r.get(1), r.get(2), r.get(3), r.get(4));
+        }
+        assert!(Instant::now() < deadline, "import {id} stuck in {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn fast_tenant(users: usize) -> auth0_emulator::Running {
+    tenant_with(Config {
+        seed_users: users,
+        import_users_per_second: 10_000.0,
+        ..Config::default()
+    })
+}
+
+const NEW_USERS: &str = "(SELECT jsonb_agg(jsonb_build_object(
+        'email', 'new' || g || '@example.com', 'user_id', 'n' || g, 'given_name', 'New',
+        'user_metadata', jsonb_build_object('bio', repeat('x', 200), 'n', g)) ORDER BY g)
+   FROM generate_series(0, 4999) g)";
+
+#[test]
+fn five_thousand_users_in_several_jobs_then_upsert_and_duplicates() {
+    let emu = fast_tenant(100);
+    let mut db = Db::new("import5000");
+    db.attach(&emu);
+    let id: String = db.one(&format!(
+        "SELECT auth0_import('Username-Password-Authentication', {NEW_USERS})"
+    ));
+    assert!(id.starts_with("imp_"));
+    let jobs: i64 = db.one(&format!(
+        "SELECT count(*) FROM auth0_import_jobs WHERE import_id = '{id}'"
+    ));
+    assert!(
+        jobs > 2,
+        "{jobs} jobs: the 2-job limit had to be waited out"
+    );
+    let (total, inserted, updated, failed) = wait_completed(&mut db, &id);
+    assert_eq!((total, inserted, updated, failed), (5000, 5000, 0, 0));
+    assert_eq!(
+        db.one::<i64>("SELECT count(*) FROM auth0.users WHERE given_name = 'New'"),
+        5000
+    );
+    let n: String = db.one("SELECT user_id FROM auth0.users WHERE email = 'new4321@example.com'");
+    assert_eq!(n, "auth0|n4321");
+
+    // Export -> change -> re-import with upsert: attributes change, seen through auth0.users.
+    let upsert_id: String = db.one(
+        "SELECT auth0_import('Username-Password-Authentication',
+            (SELECT jsonb_agg(auth0_user_to_import(raw) || jsonb_build_object('given_name', 'Renamed',
+                    'user_metadata', jsonb_build_object('n', (raw->'user_metadata'->>'n')::int, 'tier', 'gold')))
+               FROM auth0.users WHERE given_name = 'New' AND (user_metadata->>'n')::int < 1200),
+            upsert => true)",
+    );
+    let (total, inserted, updated, failed) = wait_completed(&mut db, &upsert_id);
+    assert_eq!((total, inserted, updated, failed), (1200, 0, 1200, 0));
+    assert_eq!(db.one::<i64>("SELECT count(*) FROM auth0.users WHERE given_name = 'Renamed' AND user_metadata->>'tier' = 'gold' AND NOT user_metadata ? 'bio'"), 1200);
+
+    // Without upsert: DUPLICATED_USER for each, at its input index.
+    let dup_id: String = db.one(
+        "SELECT auth0_import('Username-Password-Authentication',
+            '[{\"email\": \"fresh@example.com\"}, {\"email\": \"new7@example.com\"}, {\"email\": \"NEW9@example.com\"}]')",
+    );
+    let (total, inserted, updated, failed) = wait_completed(&mut db, &dup_id);
+    assert_eq!((total, inserted, updated, failed), (3, 1, 0, 2));
+    let errs = db.rows(&format!("SELECT input_index, code, message, email, auth0_job_id FROM auth0_job_errors('{dup_id}') ORDER BY 1"));
+    let got: Vec<(i32, String)> = errs.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "DUPLICATED_USER".to_string()),
+            (2, "DUPLICATED_USER".to_string())
+        ]
+    );
+    assert_eq!(
+        errs[0].get::<_, String>(2),
+        "The user already exist and upsert parameter is false"
+    );
+    assert!(errs[0].get::<_, String>(4).starts_with("job_"));
+
+    // Every import adds up, in the ledger too.
+    let ledger = db.rows("SELECT import_id, total, inserted + updated + failed, status FROM auth0_imports ORDER BY created_at");
+    assert_eq!(ledger.len(), 3);
+    for r in &ledger {
+        assert_eq!(
+            r.get::<_, i32>(1),
+            r.get::<_, i32>(2),
+            "{:?}",
+            r.get::<_, String>(0)
+        );
+        assert_eq!(r.get::<_, String>(3), "completed");
+    }
+    // An Auth0 job id made anywhere works too.
+    let job: String = db.one(&format!(
+        "SELECT auth0_job_ids[1] FROM auth0_job_status('{dup_id}')"
+    ));
+    let r = &db.rows(&format!(
+        "SELECT type, status, inserted, failed FROM auth0_job_status('{job}')"
+    ))[0];
+    assert_eq!(
+        (
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, i32>(2),
+            r.get::<_, i32>(3)
+        ),
+        ("users_import".into(), "completed".into(), 1, 2)
+    );
+    assert_eq!(
+        db.rows(&format!("SELECT * FROM auth0_job_errors('{job}')"))
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn invalid_batches_are_refused_or_skipped() {
+    let emu = fast_tenant(0);
+    let mut db = Db::new("invalid");
+    db.attach(&emu);
+    let batch = r#"'[{"email": "ok1@example.com"}, {"email": "not-an-email"}, {"email": "ok2@example.com", "user_id": "auth0|x"},
+                    {"email": "ok3@example.com", "app_metadata": {"email": "x"}}, {"email": "OK1@example.com"}, {"email": "ok4@example.com"}]'"#;
+    let e = db.error(&format!(
+        "SELECT auth0_import('Username-Password-Authentication', {batch})"
+    ));
+    assert_eq!(e.code, "22023", "{}", e.text());
+    assert_eq!(e.message, "4 of 6 users are invalid; nothing was submitted");
+    let detail = e.detail.unwrap();
+    assert!(detail.contains("input_index 1 at email"), "{detail}");
+    assert!(
+        detail.contains("input_index 4 at email") && detail.contains("DUPLICATE_IN_BATCH"),
+        "{detail}"
+    );
+    assert_eq!(
+        emu.emulator
+            .request_count("POST /api/v2/jobs/users-imports"),
+        0
+    );
+    assert_eq!(
+        db.one::<i64>(&format!(
+            "SELECT count(*) FROM auth0_validate_users({batch})"
+        )),
+        4
+    );
+
+    let id: String = db.one(&format!(
+        "SELECT auth0_import('Username-Password-Authentication', {batch}, skip_invalid => true)"
+    ));
+    let (total, inserted, updated, failed) = wait_completed(&mut db, &id);
+    assert_eq!((total, inserted, updated, failed), (6, 2, 0, 4));
+    let errs: Vec<(i32, String, String)> = db
+        .rows(&format!(
+            "SELECT input_index, code, coalesce(path, '') FROM auth0_job_errors('{id}') ORDER BY 1"
+        ))
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        errs,
+        vec![
+            (1, "FORMAT".into(), "email".into()),
+            (2, "USER_ID_PREFIX".into(), "user_id".into()),
+            (3, "FORBIDDEN_KEY".into(), "app_metadata.email".into()),
+            (4, "DUPLICATE_IN_BATCH".into(), "email".into()),
+        ]
+    );
+    let masked: String = db.one(
+        r#"SELECT record->>'password_hash' FROM auth0_job_errors(auth0_import('Username-Password-Authentication',
+              '[{"email": "bad@", "password_hash": "$2b$10$abcdefghijklmnopqrstuuJ1mMoYyTgd6u5o1Ms2v9Zc2Zp3yFqS6"}]', skip_invalid => true)) LIMIT 1"#,
+    );
+    assert_eq!(masked, "*****", "hashes never come back");
+}
+
+#[test]
+fn bad_input_and_bad_connections_fail_before_any_job() {
+    let emu = fast_tenant(0);
+    let mut db = Db::new("badinput");
+    db.attach(&emu);
+    let one = r#"'[{"email": "a@example.com"}]'"#;
+    let cases = [
+        ("SELECT auth0_import('Username-Password-Authentication', '{\"email\": \"a@example.com\"}')".to_string(), "22023", "must be a JSON array"),
+        ("SELECT auth0_import('Username-Password-Authentication', '[]')".to_string(), "22023", "nothing to import"),
+        ("SELECT auth0_import('Username-Password-Authentication', NULL)".to_string(), "22004", "must not be NULL"),
+        (format!("SELECT auth0_import('no-such-connection', {one})"), "42704", "does not exist"),
+        (format!("SELECT auth0_import('google-oauth2', {one})"), "22023", "need a database connection"),
+        (format!("SELECT auth0_import('legacy-db', {one})"), "55000", "not enabled for any application"),
+        (
+            "SELECT auth0_import('Username-Password-Authentication', jsonb_build_array(jsonb_build_object('email', 'big@example.com', 'user_metadata', jsonb_build_object('blob', repeat('x', 600000)))))".to_string(),
+            "22023",
+            "RECORD_TOO_LARGE",
+        ),
+        (format!("SELECT auth0_import('Username-Password-Authentication', {one}, server => 'nope')"), "42704", "does not exist"),
+    ];
+    for (sql, code, text) in cases {
+        let e = db.error(&sql);
+        assert_eq!(e.code, code, "{sql}: {}", e.text());
+        assert!(e.text().contains(text), "{sql}: {}", e.text());
+    }
+    assert_eq!(
+        emu.emulator
+            .request_count("POST /api/v2/jobs/users-imports"),
+        0
+    );
+    // A con_ id works as well as a name.
+    let con_id = emu
+        .emulator
+        .lock()
+        .connection_by_name("Username-Password-Authentication")
+        .unwrap()
+        .id
+        .clone();
+    let id: String = db.one(&format!("SELECT auth0_import('{con_id}', {one})"));
+    assert_eq!(wait_completed(&mut db, &id), (1, 1, 0, 0));
+}
+
+#[test]
+fn only_granted_roles_import_and_rollback_keeps_the_ledger() {
+    let emu = fast_tenant(0);
+    let mut db = Db::new("grants");
+    db.attach(&emu);
+    // Roles are cluster-wide: named after this test's database.
+    let (importer, reader) = (
+        format!("{}_importer", db.name),
+        format!("{}_reader", db.name),
+    );
+    db.exec(&format!(
+        "CREATE ROLE {importer}; CREATE ROLE {reader};
+         CREATE USER MAPPING FOR {importer} SERVER emu OPTIONS (client_id 'emulator-client', client_secret 'emulator-secret');
+         CREATE USER MAPPING FOR {reader} SERVER emu OPTIONS (client_id 'emulator-client', client_secret 'emulator-secret');
+         GRANT USAGE ON SCHEMA auth0 TO {importer}, {reader}; GRANT SELECT ON auth0.users TO {importer}, {reader};
+         GRANT EXECUTE ON FUNCTION auth0_import(text, jsonb, boolean, name, boolean, text, boolean) TO {importer};"
+    ));
+    let one = r#"'[{"email": "granted@example.com"}]'"#;
+    db.exec(&format!("SET ROLE {reader}"));
+    let e = db.error(&format!(
+        "SELECT auth0_import('Username-Password-Authentication', {one})"
+    ));
+    assert_eq!(e.code, "42501", "{}", e.text());
+    db.exec(&format!("RESET ROLE; SET ROLE {importer}"));
+    // The transaction rolls back, the Auth0 job exists anyway: the ledger still has it.
+    db.exec(&format!(
+        "BEGIN; SELECT auth0_import('Username-Password-Authentication', {one}); ROLLBACK"
+    ));
+    let seen: i64 = db.one(&format!("SELECT count(*) FROM auth0_imports WHERE created_by = '{importer}' AND array_length(auth0_job_ids, 1) = 1"));
+    assert_eq!(seen, 1);
+    let id: String = db.one(&format!(
+        "SELECT import_id FROM auth0_imports WHERE created_by = '{importer}'"
+    ));
+    assert_eq!(wait_completed(&mut db, &id), (1, 1, 0, 0));
+    db.exec(&format!("RESET ROLE; SET ROLE {reader}"));
+    assert_eq!(
+        db.one::<i64>("SELECT count(*) FROM auth0_imports"),
+        0,
+        "other roles' imports are not listed"
+    );
+    let e = db.error(&format!("SELECT * FROM auth0_job_status('{id}')"));
+    assert_eq!(e.code, "42501", "{}", e.text());
+    db.exec("RESET ROLE");
+    // The ledger is read-only for everyone.
+    let e = db.error("DELETE FROM auth0_imports");
+    assert!(
+        e.code == "55000" || e.code == "0A000" || e.code == "42809",
+        "{}",
+        e.text()
+    );
+}
+
+#[test]
+fn a_cancelled_import_keeps_its_jobs_in_the_ledger() {
+    let emu = tenant_with(Config {
+        seed_users: 0,
+        import_users_per_second: 300.0,
+        ..Config::default()
+    });
+    let mut db = Db::new("cancel_import");
+    db.attach(&emu);
+    db.exec("SET statement_timeout = '3s'");
+    let started = Instant::now();
+    let e = db.error(&format!(
+        "SELECT auth0_import('Username-Password-Authentication', {NEW_USERS})"
+    ));
+    assert_eq!(e.code, "57014", "{}", e.text());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    db.exec("RESET statement_timeout");
+    let r = &db
+        .rows("SELECT import_id, array_length(auth0_job_ids, 1), submission FROM auth0_imports")[0];
+    let (id, jobs, submission): (String, i32, String) = (r.get(0), r.get(1), r.get(2));
+    assert_eq!(
+        jobs, 2,
+        "two jobs were running when the statement was cancelled"
+    );
+    assert!(submission.starts_with("interrupted"), "{submission}");
+    let (total, inserted, updated, failed) = wait_completed(&mut db, &id);
+    assert_eq!(total, 5000);
+    assert_eq!(
+        inserted + updated + failed,
+        5000,
+        "unsubmitted users count as failed"
+    );
+    assert!(inserted > 0);
+    let unsubmitted: i64 = db.one(&format!(
+        "SELECT count(*) FROM auth0_job_errors('{id}') WHERE code = 'NOT_SUBMITTED'"
+    ));
+    assert_eq!(unsubmitted, 1);
+}
