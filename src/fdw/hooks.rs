@@ -115,6 +115,30 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
     }
 }
 
+/// The memory context the framework converts every row's cells into for the scan of
+/// `ftable_oid` being planned right now (it creates it just before calling our
+/// `get_rel_size`, as the first child of its root context). The framework only deletes it when
+/// the scan ends, so without a reset per row a scan's memory grows with its rows; `iter_scan`
+/// resets it (the previous row is no longer referenced by then).
+pub fn framework_row_context(ftable_oid: &str) -> Option<pg_sys::MemoryContext> {
+    // SAFETY: walks memory-context lists on the backend's main thread, reading names only.
+    unsafe {
+        let mut root = (*pg_sys::CacheMemoryContext).firstchild;
+        while !root.is_null() {
+            if std::ffi::CStr::from_ptr((*root).name).to_bytes() == b"WrappersRootMemCtx" {
+                let newest = (*root).firstchild;
+                if newest.is_null() {
+                    return None;
+                }
+                let name = std::ffi::CStr::from_ptr((*newest).name).to_string_lossy();
+                return (name == format!("Wrappers_scan_{ftable_oid}")).then_some(newest);
+            }
+            root = (*root).nextchild;
+        }
+        None
+    }
+}
+
 /// The query shape for the relation being planned (inside our wrapper only).
 pub fn current_shape() -> Option<QueryShape> {
     SHAPE.get()

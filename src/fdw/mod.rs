@@ -40,6 +40,8 @@ pub struct Auth0Fdw {
     out: Vec<OutColumn>,
     scan: Option<Scan>,
     strategy: Strategy,
+    /// The framework's per-scan memory context for row values, reset before each row.
+    row_context: Option<pg_sys::MemoryContext>,
 }
 
 /// The inputs of a scan, kept from `begin_scan` to the first row.
@@ -159,6 +161,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             out: Vec::new(),
             scan: None,
             strategy,
+            row_context: None,
         })
     }
 
@@ -174,6 +177,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         if let Some(shape) = hooks::current_shape() {
             self.shape = shape;
         }
+        self.row_context = options.get("wrappers.ftable_oid").and_then(|oid| hooks::framework_row_context(oid));
         let plan = self.make_plan(quals, columns, sorts, limit);
         let id = hooks::new_explain_id();
         self.explain_id = Some(id);
@@ -210,6 +214,11 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
     }
 
     fn iter_scan(&mut self, row: &mut Row) -> Result<Option<()>> {
+        if let Some(ctx) = self.row_context {
+            // SAFETY: the framework's context for this scan's row values; the slot was cleared
+            // before this call, so nothing references the previous row's values any more.
+            unsafe { pg_sys::MemoryContextReset(ctx) };
+        }
         if self.scan.is_none() {
             self.start()?;
         }

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 /// Auth0 runs at most two import jobs per tenant.
 pub const MAX_RUNNING: usize = 2;
-/// How often the running jobs are polled while waiting for a slot.
-const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Polling while waiting for a slot: soon at first, then less often (each GET counts against
+/// the tenant's rate limit), and never later than a job's own estimate of its remaining time.
+const FIRST_POLL: Duration = Duration::from_millis(100);
+const MAX_POLL: Duration = Duration::from_secs(2);
 const NOTICE_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Batch<'a> {
@@ -89,11 +91,22 @@ pub fn submit_all(
     let mut last_notice = Instant::now();
     for (n, (chunk, chunk_emails)) in chunks.into_iter().zip(emails).enumerate() {
         // Wait for a free slot among this import's own jobs.
+        let mut poll = FIRST_POLL;
         loop {
+            if running.len() < MAX_RUNNING {
+                break;
+            }
             let mut still = Vec::new();
+            let mut soonest: Option<Duration> = None;
             for id in running.drain(..) {
                 match block_on(client.get_job(&id))?? {
-                    Some(j) if !j.is_finished() => still.push(id),
+                    Some(j) if !j.is_finished() => {
+                        if let Some(t) = j.time_left_seconds {
+                            let t = Duration::from_secs(t.max(0) as u64);
+                            soonest = Some(soonest.map_or(t, |s| s.min(t)));
+                        }
+                        still.push(id)
+                    }
                     _ => {}
                 }
             }
@@ -108,7 +121,9 @@ pub fn submit_all(
                     batch.import_id, n
                 ));
             }
-            block_on(async { tokio::time::sleep(POLL_EVERY).await })?;
+            let wait = poll.min(soonest.unwrap_or(MAX_POLL).max(FIRST_POLL));
+            block_on(async move { tokio::time::sleep(wait).await })?;
+            poll = (poll * 2).min(MAX_POLL);
         }
         let request = ImportRequest {
             connection_id: batch.connection_id.to_string(),

@@ -235,10 +235,11 @@ fn user(rng: &mut Rng, i: usize, created: i64) -> StoredUser {
     } else {
         format!("{local}@{domain}")
     };
+    // Ids carry the index, so that they stay unique however many users are seeded.
     let raw_id = match provider {
-        "auth0" => rng.hex(24),
-        "github" => (10_000_000 + rng.below(90_000_000)).to_string(),
-        _ => format!("1{:020}", rng.below(u64::MAX / 10)),
+        "auth0" => format!("{}{:08x}", rng.hex(16), i),
+        "github" => (10_000_000 + i as u64).to_string(),
+        _ => format!("1{:09}{:011}", i, rng.below(100_000_000_000)),
     };
     let user_id = format!("{provider}|{raw_id}");
 
@@ -368,5 +369,6 @@ mod tests {
         assert!(a.iter().any(|u| u.doc.contains_key("user_metadata")));
         let ids: std::collections::HashSet<_> = a.iter().map(|u| u.user_id.clone()).collect();
         assert_eq!(ids.len(), 500);
+        assert_eq!(crate::store::UserStore::from_users(users(50_000)).len(), 50_000, "ids never collide");
     }
 }
