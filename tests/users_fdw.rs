@@ -508,3 +508,40 @@ fn options_and_mappings_are_checked() {
     let e = db.error("IMPORT FOREIGN SCHEMA nope FROM SERVER s INTO a0");
     assert_eq!(e.code, "HV00Q", "{}", e.text());
 }
+
+#[test]
+fn cached_plans_run_again_safely() {
+    let emu = tenant(200);
+    let mut db = Db::new("cached");
+    db.attach(&emu);
+    let (id, email) = {
+        let st = emu.emulator.lock();
+        let u = &st.users.all()[42];
+        (u.user_id.clone(), u.email().unwrap().to_string())
+    };
+    // Generic plans of a prepared statement, executed again and again.
+    db.exec("SET plan_cache_mode = force_generic_plan; PREPARE p(text) AS SELECT user_id FROM auth0.users WHERE email = $1");
+    for _ in 0..4 {
+        let got: String = db.one(&format!("EXECUTE p('{email}')"));
+        assert_eq!(got, id);
+    }
+    db.exec("RESET plan_cache_mode; DEALLOCATE p");
+    // PL/pgSQL caches its plans: call the function several times, and loop inside it.
+    db.exec(
+        "CREATE FUNCTION github_users() RETURNS bigint LANGUAGE plpgsql AS $$
+           DECLARE n bigint; total bigint := 0;
+           BEGIN
+             FOR i IN 1..3 LOOP
+               SELECT count(*) INTO n FROM auth0.users WHERE connection = 'github';
+               total := total + n;
+             END LOOP;
+             RETURN total;
+           END $$",
+    );
+    let once: i64 = db.one("SELECT count(*) FROM auth0.users WHERE connection = 'github'");
+    for _ in 0..3 {
+        assert_eq!(db.one::<i64>("SELECT github_users()"), 3 * once);
+    }
+    // The backend is alive and well.
+    assert_eq!(db.one::<i64>("SELECT count(*) FROM auth0.users"), 200);
+}

@@ -11,6 +11,13 @@
 //!   where we cannot reach it. Our instance registers its EXPLAIN lines under an id; the wrapper
 //!   maps the framework's state pointer (which `ExplainForeignScan` receives as `fdw_state`) to
 //!   that id.
+//! - `GetForeignPlan`, `BeginForeignScan`, `EndForeignScan`: the framework stores a pointer to
+//!   its scan state in the plan, in memory it frees when the scan ends, together with the state.
+//!   A plan executed again (prepared statements with a generic plan, PL/pgSQL's cached plans)
+//!   would read freed memory and crash the backend. So the plan's copy of that list is made to
+//!   live with the plan, each planned state may be begun once (a second begin is a clean
+//!   ERROR), and the end of every scan marks the backend's cached plans for re-planning, which
+//!   gives every later execution a fresh state.
 
 use super::pushdown::QueryShape;
 use pgrx::pg_sys;
@@ -22,7 +29,22 @@ use std::sync::OnceLock;
 type RelSizeFn =
     unsafe extern "C-unwind" fn(*mut pg_sys::PlannerInfo, *mut pg_sys::RelOptInfo, pg_sys::Oid);
 
+type PlanFn = unsafe extern "C-unwind" fn(
+    *mut pg_sys::PlannerInfo,
+    *mut pg_sys::RelOptInfo,
+    pg_sys::Oid,
+    *mut pg_sys::ForeignPath,
+    *mut pg_sys::List,
+    *mut pg_sys::List,
+    *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan;
+type BeginFn = unsafe extern "C-unwind" fn(*mut pg_sys::ForeignScanState, i32);
+type EndFn = unsafe extern "C-unwind" fn(*mut pg_sys::ForeignScanState);
+
 static FRAMEWORK_REL_SIZE: OnceLock<RelSizeFn> = OnceLock::new();
+static FRAMEWORK_PLAN: OnceLock<PlanFn> = OnceLock::new();
+static FRAMEWORK_BEGIN: OnceLock<BeginFn> = OnceLock::new();
+static FRAMEWORK_END: OnceLock<EndFn> = OnceLock::new();
 
 thread_local! {
     static SHAPE: Cell<Option<QueryShape>> = const { Cell::new(None) };
@@ -30,6 +52,8 @@ thread_local! {
     static IN_FRAMEWORK_PLANNING: Cell<bool> = const { Cell::new(false) };
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
     static STATE_TO_ID: RefCell<HashMap<usize, u64>> = RefCell::new(HashMap::new());
+    /// Scan states planned and not begun yet (each may run once).
+    static PLANNED: RefCell<std::collections::HashSet<usize>> = RefCell::new(std::collections::HashSet::new());
     static EXPLAIN: RefCell<ExplainRegistry> = RefCell::new((VecDeque::new(), HashMap::new()));
 }
 
@@ -45,7 +69,103 @@ pub fn install(routine: &mut pg_sys::FdwRoutine) {
         let _ = FRAMEWORK_REL_SIZE.set(f);
         routine.GetForeignRelSize = Some(get_foreign_rel_size);
     }
+    if let Some(f) = routine.GetForeignPlan {
+        let _ = FRAMEWORK_PLAN.set(f);
+        routine.GetForeignPlan = Some(get_foreign_plan);
+    }
+    if let Some(f) = routine.BeginForeignScan {
+        let _ = FRAMEWORK_BEGIN.set(f);
+        routine.BeginForeignScan = Some(begin_foreign_scan);
+    }
+    if let Some(f) = routine.EndForeignScan {
+        let _ = FRAMEWORK_END.set(f);
+        routine.EndForeignScan = Some(end_foreign_scan);
+    }
     routine.ExplainForeignScan = Some(explain_foreign_scan);
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn get_foreign_plan(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+    best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    scan_clauses: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    let Some(framework) = FRAMEWORK_PLAN.get() else {
+        return std::ptr::null_mut();
+    };
+    unsafe {
+        let plan = framework(
+            root,
+            baserel,
+            foreigntableid,
+            best_path,
+            tlist,
+            scan_clauses,
+            outer_plan,
+        );
+        if !plan.is_null() && !(*plan).fdw_private.is_null() {
+            // The framework built this list in the scan's own context, which is reset per row
+            // and deleted at the end of the scan; the copy lives (and is cached) with the plan.
+            (*plan).fdw_private =
+                pg_sys::copyObjectImpl((*plan).fdw_private as *const _) as *mut pg_sys::List;
+        }
+        plan
+    }
+}
+
+/// The scan state pointer the framework keeps in a plan.
+unsafe fn planned_state(node: *mut pg_sys::ForeignScanState) -> Option<usize> {
+    unsafe {
+        let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+        let list = (*plan).fdw_private;
+        if list.is_null() || (*list).length < 1 {
+            return None;
+        }
+        let cst = (*(*list).elements).ptr_value as *mut pg_sys::Const;
+        if cst.is_null() || (*cst).constisnull {
+            return None;
+        }
+        Some((*cst).constvalue.value())
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState, eflags: i32) {
+    let Some(framework) = FRAMEWORK_BEGIN.get() else {
+        return;
+    };
+    unsafe {
+        let state = planned_state(node);
+        let fresh = state.is_some_and(|s| PLANNED.with(|p| p.borrow_mut().remove(&s)));
+        if !fresh {
+            pgrx::pg_sys::panic::ErrorReport::new(
+                pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "auth0_io cannot run the same plan of a foreign scan twice",
+                "auth0_io",
+            )
+            .set_detail("This happens when a SQL-language function runs its query more than once within one statement.")
+            .set_hint("Call the query through a PL/pgSQL function or directly; cached plans are re-planned automatically.")
+            .report(pgrx::PgLogLevel::ERROR);
+        }
+        framework(node, eflags);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState) {
+    let Some(framework) = FRAMEWORK_END.get() else {
+        return;
+    };
+    unsafe {
+        framework(node);
+        // This plan's state is gone: make every cached plan of the backend plan again before
+        // its next execution, so that no execution ever meets a freed state.
+        pg_sys::ResetPlanCache();
+    }
 }
 
 fn list_len(l: *mut pg_sys::List) -> usize {
@@ -102,8 +222,15 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
         framework(root, baserel, foreigntableid);
         IN_FRAMEWORK_PLANNING.set(false);
         SHAPE.set(None);
+        let state = (*baserel).fdw_private as usize;
+        PLANNED.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() > KEEP_PLANS * 4 {
+                p.clear(); // planned and never run (EXPLAIN-less PREPAREs): forget the oldest
+            }
+            p.insert(state);
+        });
         if let Some(id) = PLANNED_ID.take() {
-            let state = (*baserel).fdw_private as usize;
             STATE_TO_ID.with(|m| {
                 let mut m = m.borrow_mut();
                 if m.len() > KEEP_PLANS * 4 {

@@ -177,7 +177,9 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         if let Some(shape) = hooks::current_shape() {
             self.shape = shape;
         }
-        self.row_context = options.get("wrappers.ftable_oid").and_then(|oid| hooks::framework_row_context(oid));
+        self.row_context = options
+            .get("wrappers.ftable_oid")
+            .and_then(|oid| hooks::framework_row_context(oid));
         let plan = self.make_plan(quals, columns, sorts, limit);
         let id = hooks::new_explain_id();
         self.explain_id = Some(id);

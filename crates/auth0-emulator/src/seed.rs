@@ -369,6 +369,10 @@ mod tests {
         assert!(a.iter().any(|u| u.doc.contains_key("user_metadata")));
         let ids: std::collections::HashSet<_> = a.iter().map(|u| u.user_id.clone()).collect();
         assert_eq!(ids.len(), 500);
-        assert_eq!(crate::store::UserStore::from_users(users(50_000)).len(), 50_000, "ids never collide");
+        assert_eq!(
+            crate::store::UserStore::from_users(users(50_000)).len(),
+            50_000,
+            "ids never collide"
+        );
     }
 }
