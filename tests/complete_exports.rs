@@ -8,7 +8,6 @@ use auth0_emulator::{Config, Fault};
 use common::{tenant, tenant_with, Db};
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const USERS: usize = 25_000;
@@ -231,18 +230,7 @@ fn cancelling_during_an_export_job_is_prompt_and_progress_is_reported() {
     db.exec("RESET statement_timeout");
 
     // Progress NOTICEs while the job runs (10 s of work at 2,000 users/s), silenced on demand.
-    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = notices.clone();
-    let (host, port) = (
-        std::env::var("AUTH0_IO_TEST_PGHOST").unwrap(),
-        std::env::var("AUTH0_IO_TEST_PGPORT").unwrap(),
-    );
-    let mut cfg: postgres::Config =
-        format!("host={host} port={port} user=postgres dbname={}", db.name)
-            .parse()
-            .unwrap();
-    cfg.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
-    let mut c = cfg.connect(postgres::NoTls).unwrap();
+    let (mut c, notices) = common::connect_collecting_notices(&db.name);
     let n: i64 = c
         .query_one("SELECT count(*) FROM auth0.users", &[])
         .unwrap()

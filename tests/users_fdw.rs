@@ -406,18 +406,7 @@ fn rate_limits_and_server_errors_are_survived() {
     assert_eq!(db.one::<i64>("SELECT count(*) FROM auth0.users"), expected);
     // The waits were reported as NOTICEs (and are silenced by client_min_messages).
     emu.emulator.arm(Fault::on("GET /api/v2/users").status(429));
-    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = notices.clone();
-    let (host, port) = (
-        std::env::var("AUTH0_IO_TEST_PGHOST").unwrap(),
-        std::env::var("AUTH0_IO_TEST_PGPORT").unwrap(),
-    );
-    let mut cfg: postgres::Config =
-        format!("host={host} port={port} user=postgres dbname={}", db.name)
-            .parse()
-            .unwrap();
-    cfg.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
-    let mut c = cfg.connect(postgres::NoTls).unwrap();
+    let (mut c, notices) = common::connect_collecting_notices(&db.name);
     c.query("SELECT count(*) FROM auth0.users", &[]).unwrap();
     assert!(
         notices

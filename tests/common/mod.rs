@@ -125,6 +125,20 @@ impl Drop for Db {
     }
 }
 
+/// A second connection to a test database that collects the NOTICEs it receives.
+pub fn connect_collecting_notices(
+    db: &str,
+) -> (Client, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let (host, port) = pg_env();
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = notices.clone();
+    let mut cfg: postgres::Config = format!("host={host} port={port} user=postgres dbname={db}")
+        .parse()
+        .unwrap();
+    cfg.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
+    (cfg.connect(NoTls).unwrap(), notices)
+}
+
 #[derive(Debug)]
 pub struct DbError {
     pub code: String,

@@ -8,6 +8,34 @@ use serde_json::{Map, Value};
 /// A user as Auth0 returns it (unset fields are absent).
 pub type User = Map<String, Value>;
 
+/// Every field of a user object (an export job lists the fields it returns, so a whole user is
+/// asked for by naming them all).
+pub const ALL_FIELDS: &[&str] = &[
+    "user_id",
+    "email",
+    "email_verified",
+    "username",
+    "phone_number",
+    "phone_verified",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "picture",
+    "identities",
+    "created_at",
+    "updated_at",
+    "last_login",
+    "last_password_reset",
+    "last_ip",
+    "logins_count",
+    "blocked",
+    "multifactor",
+    "multifactor_last_modified",
+    "app_metadata",
+    "user_metadata",
+];
+
 /// Auth0 pages through at most the first 1000 results of a search.
 pub const SEARCH_CAP: u64 = 1000;
 pub const MAX_PER_PAGE: u32 = 100;

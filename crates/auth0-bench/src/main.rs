@@ -12,33 +12,6 @@ use postgres::NoTls;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
-/// The fields an export reads for `SELECT *` (the extension's list; see src/fdw/scan/export.rs).
-const ALL_USER_FIELDS: &[&str] = &[
-    "user_id",
-    "email",
-    "email_verified",
-    "username",
-    "phone_number",
-    "phone_verified",
-    "name",
-    "nickname",
-    "given_name",
-    "family_name",
-    "picture",
-    "identities",
-    "created_at",
-    "updated_at",
-    "last_login",
-    "last_password_reset",
-    "last_ip",
-    "logins_count",
-    "blocked",
-    "multifactor",
-    "multifactor_last_modified",
-    "app_metadata",
-    "user_metadata",
-];
-
 struct Pg {
     host: String,
     port: String,
@@ -115,7 +88,7 @@ async fn bare_export(c: &Client) -> usize {
         format: "json".into(),
         limit: None,
         fields: Some(
-            ALL_USER_FIELDS
+            auth0_api::users::ALL_FIELDS
                 .iter()
                 .map(|n| ExportField {
                     name: n.to_string(),

@@ -11,33 +11,6 @@ use auth0_api::users::User;
 use auth0_api::Client;
 use std::time::{Duration, Instant};
 
-/// Every field of a user object, for `raw` (an export lists the fields it returns).
-pub const ALL_USER_FIELDS: &[&str] = &[
-    "user_id",
-    "email",
-    "email_verified",
-    "username",
-    "phone_number",
-    "phone_verified",
-    "name",
-    "nickname",
-    "given_name",
-    "family_name",
-    "picture",
-    "identities",
-    "created_at",
-    "updated_at",
-    "last_login",
-    "last_password_reset",
-    "last_ip",
-    "logins_count",
-    "blocked",
-    "multifactor",
-    "multifactor_last_modified",
-    "app_metadata",
-    "user_metadata",
-];
-
 /// How often progress is reported at most.
 const NOTICE_EVERY: Duration = Duration::from_secs(3);
 /// Download restarts before giving up.
@@ -100,7 +73,10 @@ impl ExportStream {
         };
         let names: Vec<String> = match fields {
             Some(f) => f.to_vec(),
-            None => ALL_USER_FIELDS.iter().map(|s| s.to_string()).collect(),
+            None => auth0_api::users::ALL_FIELDS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         };
         let request = ExportRequest {
             connection_id,
