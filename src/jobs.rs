@@ -63,9 +63,10 @@ struct Import {
     summary: Option<(String, u64, u64, u64, u64, String)>,
 }
 
-fn load_import(id: &str) -> Result<Option<Import>> {
+/// Folds one import's events (in journal order) into what the ledger knows of it.
+fn fold_import(events: impl IntoIterator<Item = Event>) -> Option<Import> {
     let mut imp: Option<Import> = None;
-    for ev in ledger::read_import(id)? {
+    for ev in events {
         match ev {
             Event::Import {
                 id,
@@ -142,7 +143,12 @@ fn load_import(id: &str) -> Result<Option<Import>> {
             }
         }
     }
-    match imp {
+    imp
+}
+
+/// One import, if the current role may see it.
+fn load_import(id: &str) -> Result<Option<Import>> {
+    match fold_import(ledger::read_import(id)?) {
         Some(i) if ledger::visible(&i.role) => Ok(Some(i)),
         Some(_) => Err(Error::invalid(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -560,17 +566,28 @@ fn auth0_import_ledger() -> std::result::Result<
     >,
     pgrx::pg_sys::panic::ErrorReport,
 > {
-    let mut ids: Vec<String> = Vec::new();
+    // One read of the journal, grouped by import in order of first appearance.
+    let mut order: Vec<String> = Vec::new();
+    let mut by_import: HashMap<String, Vec<Event>> = HashMap::new();
     for ev in ledger::read_all().map_err(pgrx::pg_sys::panic::ErrorReport::from)? {
-        if let Event::Import { id, .. } = ev {
-            ids.push(id);
+        let id = ev.import_id().to_string();
+        if !by_import.contains_key(&id) {
+            order.push(id.clone());
         }
+        by_import.entry(id).or_default().push(ev);
     }
     let mut rows = Vec::new();
-    for id in ids {
-        let Ok(Some(imp)) = load_import(&id) else {
+    let mut visible: HashMap<String, bool> = HashMap::new();
+    for id in order {
+        let Some(imp) = by_import.remove(&id).and_then(fold_import) else {
             continue;
         };
+        if !*visible
+            .entry(imp.role.clone())
+            .or_insert_with(|| ledger::visible(&imp.role))
+        {
+            continue;
+        }
         let submission = match &imp.ended {
             None => "submitting".to_string(),
             Some(None) => "submitted".to_string(),
