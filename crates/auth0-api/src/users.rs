@@ -136,6 +136,19 @@ impl Client {
     }
 }
 
+/// The page size for a search that may return at most `max_results` users: 100 (Auth0's
+/// largest), or fewer when fewer are wanted, at least 1. 100 divides Auth0's 1000-result window
+/// evenly, so the last page allowed ends exactly at the cap.
+///
+/// Written as one `clamp`: the equivalent `c = m.min(1000); if c < 100 { c.max(1) } else { 100 }`
+/// is miscompiled by this toolchain's LLVM (rustc 1.95, LLVM 22.1; InstCombine folds it into
+/// `clamp(m, 1, 1000)` at every opt-level above 0), which made every release-build search read a
+/// single page of 100. `tests::per_page_at_every_edge` runs in release in `scripts/test`.
+pub fn per_page_for(max_results: Option<u64>) -> u32 {
+    let cap = max_results.map_or(SEARCH_CAP, |m| m.min(SEARCH_CAP));
+    cap.clamp(1, MAX_PER_PAGE as u64) as u32
+}
+
 /// Walks the pages of one search, stopping at the end of the results, at `max_results`, or at
 /// Auth0's cap (the caller checks [`SearchCursor::total`] to know whether the cap cut it short).
 #[derive(Debug, Clone)]
@@ -155,13 +168,7 @@ impl SearchCursor {
         fields: Option<Vec<String>>,
         max_results: Option<u64>,
     ) -> Self {
-        let cap = max_results.unwrap_or(SEARCH_CAP).min(SEARCH_CAP);
-        // The largest page that still divides evenly into the allowed window.
-        let per_page = if cap < MAX_PER_PAGE as u64 {
-            cap.max(1) as u32
-        } else {
-            MAX_PER_PAGE
-        };
+        let per_page = per_page_for(max_results);
         SearchCursor {
             params: SearchParams {
                 q,
@@ -215,5 +222,36 @@ impl SearchCursor {
             users.truncate(users.len().saturating_sub(excess as usize));
         }
         Ok(Some(users))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hint::black_box;
+
+    /// Inputs go through `black_box` so the optimiser cannot fold them: this is the check that
+    /// the release build computes what the source says.
+    #[test]
+    fn per_page_at_every_edge() {
+        let cases = [
+            (None, 100),
+            (Some(0), 1),
+            (Some(1), 1),
+            (Some(2), 2),
+            (Some(99), 99),
+            (Some(100), 100),
+            (Some(101), 100),
+            (Some(999), 100),
+            (Some(1000), 100),
+            (Some(1001), 100),
+            (Some(u64::MAX), 100),
+        ];
+        for (max, want) in cases {
+            assert_eq!(per_page_for(black_box(max)), want, "max_results {max:?}");
+            let c = SearchCursor::new(None, None, None, black_box(max));
+            assert_eq!(c.params().per_page, want, "cursor, max_results {max:?}");
+            assert_eq!(c.is_done(), max == Some(0));
+        }
     }
 }
