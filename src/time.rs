@@ -87,24 +87,31 @@ pub fn parse_iso_to_pg_micros(s: &str) -> Option<i64> {
     Some((secs - PG_EPOCH_UNIX_SECONDS) * 1_000_000 + micros)
 }
 
-/// Formats Postgres microseconds as Auth0 does, to the millisecond (`round` chooses how the
+/// Formats Postgres microseconds as Auth0 does, to the millisecond (`round_up` chooses how the
 /// sub-millisecond part goes: down for lower bounds, up for upper bounds).
-pub fn format_pg_micros(us: i64, round_up: bool) -> String {
-    let unix_us = us + PG_EPOCH_UNIX_SECONDS * 1_000_000;
+///
+/// `None` outside years 0001–9999: Auth0 writes four-digit years, so an instant outside them
+/// (Postgres allows 4713 BC to 294276 AD) has no representation a search could compare with.
+/// Checked arithmetic: any `i64` is a valid input.
+pub fn format_pg_micros(us: i64, round_up: bool) -> Option<String> {
+    let unix_us = us.checked_add(PG_EPOCH_UNIX_SECONDS * 1_000_000)?;
     let mut ms = unix_us.div_euclid(1000);
     if round_up && unix_us.rem_euclid(1000) != 0 {
-        ms += 1;
+        ms += 1; // |ms| <= i64::MAX / 1000: no overflow
     }
     let secs = ms.div_euclid(1000);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    if !(1..=9999).contains(&y) {
+        return None;
+    }
     let sod = secs.rem_euclid(86_400);
-    format!(
+    Some(format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
         sod / 3600,
         (sod / 60) % 60,
         sod % 60,
         ms.rem_euclid(1000)
-    )
+    ))
 }
 
 /// Now, as Auth0 writes timestamps.
@@ -114,6 +121,7 @@ pub fn now_iso() -> String {
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0);
     format_pg_micros(unix_us - PG_EPOCH_UNIX_SECONDS * 1_000_000, false)
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into()) // a clock outside 0001-9999
 }
 
 #[cfg(test)]
@@ -129,7 +137,7 @@ mod tests {
             "2026-02-28T12:00:00.001Z",
         ] {
             let us = parse_iso_to_pg_micros(s).unwrap();
-            assert_eq!(format_pg_micros(us, false), s);
+            assert_eq!(format_pg_micros(us, false).as_deref(), Some(s));
         }
         assert_eq!(parse_iso_to_pg_micros("2000-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_iso_to_pg_micros("2000-01-01T01:00:00+01:00"), Some(0));
@@ -161,8 +169,55 @@ mod tests {
     #[test]
     fn rounding_for_bounds() {
         let us = parse_iso_to_pg_micros("2023-01-25T17:48:16.543Z").unwrap() + 500;
-        assert_eq!(format_pg_micros(us, false), "2023-01-25T17:48:16.543Z");
-        assert_eq!(format_pg_micros(us, true), "2023-01-25T17:48:16.544Z");
-        assert_eq!(format_pg_micros(us - 500, true), "2023-01-25T17:48:16.543Z");
+        assert_eq!(
+            format_pg_micros(us, false).unwrap(),
+            "2023-01-25T17:48:16.543Z"
+        );
+        assert_eq!(
+            format_pg_micros(us, true).unwrap(),
+            "2023-01-25T17:48:16.544Z"
+        );
+        assert_eq!(
+            format_pg_micros(us - 500, true).unwrap(),
+            "2023-01-25T17:48:16.543Z"
+        );
+    }
+
+    #[test]
+    fn instants_outside_four_digit_years_have_no_format() {
+        let first = parse_iso_to_pg_micros("0001-01-01T00:00:00Z").unwrap();
+        let last = parse_iso_to_pg_micros("9999-12-31T23:59:59.999Z").unwrap();
+        assert_eq!(
+            format_pg_micros(first, false).unwrap(),
+            "0001-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_pg_micros(last, true).unwrap(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(format_pg_micros(first - 1, false), None);
+        assert_eq!(
+            format_pg_micros(last + 1, true),
+            None,
+            "rounds up into year 10000"
+        );
+        // Postgres' own extremes (4713 BC, 294276 AD) and any i64.
+        for us in [
+            i64::MIN,
+            -211_813_488_000_000_000,
+            9_223_371_331_200_000_000,
+            i64::MAX,
+        ] {
+            assert_eq!(
+                format_pg_micros(std::hint::black_box(us), false),
+                None,
+                "{us}"
+            );
+            assert_eq!(
+                format_pg_micros(std::hint::black_box(us), true),
+                None,
+                "{us}"
+            );
+        }
     }
 }

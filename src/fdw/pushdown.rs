@@ -126,18 +126,19 @@ fn condition(column: &str, op: &str, value: &Lit) -> Option<String> {
         }),
         // Auth0 keeps milliseconds, Postgres microseconds: bounds are widened to whole
         // milliseconds and made inclusive, which can only add rows (Postgres drops them again).
+        // An instant outside Auth0's four-digit years is not pushed (`?`): Postgres decides.
         (S::Time, "=", Lit::Time(t)) => Some(format!(
             "{field}:[{} TO {}]",
-            crate::time::format_pg_micros(*t, false),
-            crate::time::format_pg_micros(*t, true)
+            crate::time::format_pg_micros(*t, false)?,
+            crate::time::format_pg_micros(*t, true)?
         )),
         (S::Time, ">" | ">=", Lit::Time(t)) => Some(format!(
             "{field}:[{} TO *]",
-            crate::time::format_pg_micros(*t, false)
+            crate::time::format_pg_micros(*t, false)?
         )),
         (S::Time, "<" | "<=", Lit::Time(t)) => Some(format!(
             "{field}:[* TO {}]",
-            crate::time::format_pg_micros(*t, true)
+            crate::time::format_pg_micros(*t, true)?
         )),
         _ => None,
     }
@@ -246,7 +247,10 @@ pub fn describe(c: &Cond) -> String {
         Lit::Bool(b) => b.to_string(),
         Lit::Int(i) => i.to_string(),
         Lit::Float(f) => f.to_string(),
-        Lit::Time(t) => format!("'{}'", crate::time::format_pg_micros(*t, false)),
+        Lit::Time(t) => match crate::time::format_pg_micros(*t, false) {
+            Some(iso) => format!("'{iso}'"),
+            None => format!("(a timestamp outside years 0001-9999: {t} µs from 2000-01-01)"),
+        },
     };
     let op = match c.op.as_str() {
         "~~" => "LIKE",
@@ -345,7 +349,10 @@ pub fn plan(
         (Some((count, offset)), Some(sort))
             if all_pushed && shape.limit_applies_to_scan && access == Access::Search =>
         {
-            (sort, Some((count.max(0) + offset.max(0)) as u64))
+            // Saturating: `LIMIT 9223372036854775807 OFFSET 1` needs every row, and so does
+            // a saturated bound (it exceeds any tenant).
+            let rows = count.max(0).saturating_add(offset.max(0));
+            (sort, Some(rows as u64)) // >= 0 after max(0): the cast is exact
         }
         _ => (None, None),
     };
@@ -529,6 +536,61 @@ mod tests {
         for (cond, want) in cases {
             assert_eq!(translate(&cond).as_deref(), want, "{cond:?}");
         }
+    }
+
+    #[test]
+    fn pushed_limits_never_overflow() {
+        let sh = shape(0);
+        let rows = |count: i64, offset: i64| {
+            let lim = Some((std::hint::black_box(count), std::hint::black_box(offset)));
+            plan(&[], &cols(&["user_id"]), &[], lim, &sh).limit
+        };
+        assert_eq!(rows(i64::MAX, 1), Some(i64::MAX as u64));
+        assert_eq!(rows(i64::MAX, i64::MAX), Some(i64::MAX as u64));
+        assert_eq!(rows(1, i64::MAX), Some(i64::MAX as u64));
+        assert_eq!(rows(0, 0), Some(0));
+        assert_eq!(
+            rows(-5, 3),
+            Some(3),
+            "negative counts are refused by Postgres later"
+        );
+        assert_eq!(rows(10, -1), Some(10));
+        assert_eq!(rows(999, 2), Some(1001));
+    }
+
+    #[test]
+    fn timestamps_auth0_cannot_write_are_left_to_postgres() {
+        let at = |iso: &str| Lit::Time(crate::time::parse_iso_to_pg_micros(iso).unwrap());
+        // 10000-01-01 and 4713 BC do not parse as Auth0 timestamps; Postgres' extremes:
+        let far_future = Lit::Time(9_223_371_331_200_000_000); // 294276 AD
+        let far_past = Lit::Time(-211_813_488_000_000_000); // 4713 BC
+        for (op, v) in [
+            ("<", &far_future),
+            (">", &far_future),
+            (">=", &far_past),
+            ("=", &far_past),
+        ] {
+            let p = plan(
+                &[c("created_at", op, v.clone())],
+                &cols(&["user_id"]),
+                &[],
+                None,
+                &shape(1),
+            );
+            assert!(p.conditions.is_empty(), "{op}: {:?}", p.conditions);
+            assert_eq!(p.local.len(), 1, "{op}");
+        }
+        let p = plan(
+            &[c("created_at", "<", at("9999-12-31T23:59:59.999Z"))],
+            &cols(&["user_id"]),
+            &[],
+            None,
+            &shape(1),
+        );
+        assert_eq!(
+            p.conditions,
+            vec!["created_at:[* TO 9999-12-31T23:59:59.999Z]"]
+        );
     }
 
     #[test]

@@ -62,10 +62,13 @@ async fn main() {
     };
     let emu = Emulator::new(config);
     let users = emu.lock().users.len();
-    eprintln!(
-        "auth0-emulator: listening on http://{} with {users} users",
-        args.listen
-    );
+    // The bound address, not the requested one: `--listen 127.0.0.1:0` picks a free port, and
+    // scripts read it from this line.
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| args.listen.clone());
+    eprintln!("auth0-emulator: listening on http://{bound} with {users} users");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
