@@ -37,6 +37,9 @@ pub unsafe fn options_of(list: *mut pg_sys::List) -> Result<HashMap<String, Stri
     if list.is_null() {
         return Ok(out);
     }
+    // SAFETY: `list` is a non-null options `List` of `DefElem` nodes (contract above), so each
+    // of its `length` elements is a valid `DefElem` whose name is NUL-terminated;
+    // `defGetString` raises an ERROR (not UB) for a value it cannot print.
     unsafe {
         for i in 0..(*list).length as usize {
             let def = (*(*list).elements.add(i)).ptr_value as *mut pg_sys::DefElem;
@@ -71,6 +74,7 @@ impl Server {
                 client: None,
             });
         };
+        // SAFETY: GetUserId reads a backend global, valid once the backend has a user.
         let role = unsafe { pg_sys::GetUserId() };
         let fingerprint = {
             let mut h = DefaultHasher::new();
@@ -189,7 +193,10 @@ fn auth0_servers() -> Result<Vec<(pg_sys::Oid, String)>> {
 fn user_mapping(server: pg_sys::Oid) -> Result<Option<HashMap<String, String>>> {
     // GetUserMapping raises a bare ERROR when there is none: check first to give a hint. The
     // catalog itself is not readable by ordinary roles, the syscache lookup has no such check.
+    // SAFETY: GetUserId reads a backend global, valid once the backend has a user.
     let role = unsafe { pg_sys::GetUserId() };
+    // SAFETY: a syscache lookup by two OIDs on the backend's thread; a found tuple is released
+    // before the closure returns and nothing of it is kept.
     let exists = |user: pg_sys::Oid| unsafe {
         let tup = pg_sys::SearchSysCache2(
             pg_sys::SysCacheIdentifier::USERMAPPINGUSERSERVER as i32,

@@ -3,42 +3,8 @@
 mod common;
 
 use auth0_emulator::Fault;
-use common::{tenant, Db};
+use common::{local_copy, tenant, Db};
 use std::time::{Duration, Instant};
-
-/// The tenant's users as a local table, built from the emulator's own JSON with plain SQL (an
-/// independent reading of the column mapping): the reference every pushed filter is checked
-/// against.
-fn local_copy(db: &mut Db, emu: &auth0_emulator::Running) {
-    let users: Vec<serde_json::Value> = emu
-        .emulator
-        .lock()
-        .users
-        .all()
-        .iter()
-        .map(|u| serde_json::Value::Object(u.doc.clone()))
-        .collect();
-    let json = serde_json::Value::Array(users).to_string();
-    db.client
-        .execute(
-            "CREATE TABLE local_users AS
-             SELECT u->>'user_id' AS user_id, u->>'email' AS email, (u->>'email_verified')::boolean AS email_verified,
-                    u->>'username' AS username, u->>'phone_number' AS phone_number,
-                    (u->>'phone_verified')::boolean AS phone_verified, u->>'name' AS name, u->>'nickname' AS nickname,
-                    u->>'given_name' AS given_name, u->>'family_name' AS family_name, u->>'picture' AS picture,
-                    u->'identities'->0->>'connection' AS connection,
-                    (u->>'created_at')::timestamptz AS created_at, (u->>'updated_at')::timestamptz AS updated_at,
-                    (u->>'last_login')::timestamptz AS last_login,
-                    (u->>'last_password_reset')::timestamptz AS last_password_reset,
-                    u->>'last_ip' AS last_ip, (u->>'logins_count')::bigint AS logins_count,
-                    (u->>'blocked')::boolean AS blocked, u->'multifactor' AS multifactor,
-                    u->'identities' AS identities, u->'app_metadata' AS app_metadata,
-                    u->'user_metadata' AS user_metadata, u AS raw
-               FROM jsonb_array_elements($1::text::jsonb) u",
-            &[&json],
-        )
-        .unwrap();
-}
 
 fn ids(db: &mut Db, sql: &str) -> Vec<String> {
     db.rows(sql).iter().map(|r| r.get::<_, String>(0)).collect()

@@ -97,6 +97,11 @@ unsafe extern "C-unwind" fn get_foreign_plan(
     let Some(framework) = FRAMEWORK_PLAN.get() else {
         return std::ptr::null_mut();
     };
+    // SAFETY: called by the planner on the backend's thread with the arguments
+    // `GetForeignPlan` receives, passed on unchanged to the framework's own callback (set in
+    // `install`). `plan` is either null or a `ForeignScan` it just made; `fdw_private` is a
+    // valid `List` node (or null), which `copyObjectImpl` deep-copies into the current memory
+    // context, the planner's, which lives as long as the plan.
     unsafe {
         let plan = framework(
             root,
@@ -118,7 +123,13 @@ unsafe extern "C-unwind" fn get_foreign_plan(
 }
 
 /// The scan state pointer the framework keeps in a plan.
+///
+/// # Safety
+/// `node` is a live `ForeignScanState` of an auth0 scan whose plan came from our
+/// `get_foreign_plan` (whose `fdw_private` is the framework's one-element `List` of a `Const`).
 unsafe fn planned_state(node: *mut pg_sys::ForeignScanState) -> Option<usize> {
+    // SAFETY: per the contract above; every pointer is checked for null before it is read, and
+    // only the `Const`'s datum (an integer holding the state's address) is read, never followed.
     unsafe {
         let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
         let list = (*plan).fdw_private;
@@ -138,6 +149,9 @@ unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanSta
     let Some(framework) = FRAMEWORK_BEGIN.get() else {
         return;
     };
+    // SAFETY: called by the executor with a valid node of an auth0 scan (see `planned_state`);
+    // the ERROR is raised before the framework dereferences a state that may be gone, and the
+    // framework's callback gets the executor's arguments unchanged.
     unsafe {
         let state = planned_state(node);
         let fresh = state.is_some_and(|s| PLANNED.with(|p| p.borrow_mut().remove(&s)));
@@ -160,6 +174,8 @@ unsafe extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState
     let Some(framework) = FRAMEWORK_END.get() else {
         return;
     };
+    // SAFETY: the executor's arguments, passed on unchanged; `ResetPlanCache` only marks cached
+    // plans invalid (no memory is freed under anyone) and is safe to call during execution.
     unsafe {
         framework(node);
         // This plan's state is gone: make every cached plan of the backend plan again before
@@ -172,7 +188,8 @@ fn list_len(l: *mut pg_sys::List) -> usize {
     if l.is_null() {
         0
     } else {
-        // SAFETY: a non-null List pointer from the planner.
+        // SAFETY: a non-null `List` pointer from the planner's data structures, valid for the
+        // duration of the planning callback that passed it.
         unsafe { (*l).length as usize }
     }
 }
@@ -183,6 +200,8 @@ unsafe fn query_shape(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
 ) -> QueryShape {
+    // SAFETY: `root` and `baserel` are valid for this planning call (contract above); `parse` is
+    // checked for null; only scalar fields and list heads are read.
     unsafe {
         let parse = (*root).parse;
         let single =
@@ -213,6 +232,9 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
     let Some(framework) = FRAMEWORK_REL_SIZE.get() else {
         return;
     };
+    // SAFETY: the planner's arguments, valid for this call, passed on unchanged; after the
+    // framework returns, `baserel->fdw_private` holds its state pointer, which is only used as
+    // a map key here (never dereferenced).
     unsafe {
         SHAPE.set(Some(query_shape(root, baserel)));
         PLANNED_ID.set(None);
@@ -248,7 +270,11 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
 /// the scan ends, so without a reset per row a scan's memory grows with its rows; `iter_scan`
 /// resets it (the previous row is no longer referenced by then).
 pub fn framework_row_context(ftable_oid: &str) -> Option<pg_sys::MemoryContext> {
-    // SAFETY: walks memory-context lists on the backend's main thread, reading names only.
+    // SAFETY: runs on the backend's thread (no other thread touches memory contexts), inside
+    // the framework's `GetForeignRelSize`. `CacheMemoryContext` exists once a backend can plan,
+    // and every context in the tree has a valid NUL-terminated `name`; the walk reads names and
+    // sibling links only and keeps a pointer to a context that the framework deletes only
+    // together with the state that owns our instance (so the pointer never outlives it).
     unsafe {
         let mut root = (*pg_sys::CacheMemoryContext).firstchild;
         while !root.is_null() {
@@ -299,6 +325,9 @@ unsafe extern "C-unwind" fn explain_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
     es: *mut pg_sys::ExplainState,
 ) {
+    // SAFETY: the executor's node and explain state, valid for this call; `fdw_state` is only
+    // used as a map key; the property strings are NUL-terminated `CString`s that outlive the
+    // call (`ExplainPropertyText` copies them).
     unsafe {
         let state = (*node).fdw_state as usize;
         let id = STATE_TO_ID.with(|m| m.borrow().get(&state).copied());
@@ -320,6 +349,9 @@ unsafe extern "C-unwind" fn explain_foreign_scan(
 /// evaluates those clauses itself). Everything else passes through to any previous hook.
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
+    // SAFETY: Postgres calls the hook on the backend's thread with a valid `ErrorData` (checked
+    // for null) whose `message` is NUL-terminated or null; the previous hook gets the same
+    // pointer, as the hook chain requires.
     unsafe {
         if IN_FRAMEWORK_PLANNING.get()
             && !edata.is_null()
@@ -352,7 +384,9 @@ static PREVIOUS_EMIT_LOG: OnceLock<Option<EmitLogFn>> = OnceLock::new();
 
 /// Installs the log filter (from `_PG_init`, once per backend).
 pub fn install_log_filter() {
-    // SAFETY: hooks are process globals set during library load, on the backend's main thread.
+    // SAFETY: `emit_log_hook` is a process global of the backend, read and set here once, in
+    // `_PG_init` (library load, on the backend's only thread); the previous value is kept and
+    // called from ours, so the chain stays intact.
     unsafe {
         let _ = PREVIOUS_EMIT_LOG.set(pg_sys::emit_log_hook);
         pg_sys::emit_log_hook = Some(emit_log);

@@ -316,7 +316,12 @@ pub fn plan(
     };
 
     let connection = text_eq(conds, "connection");
-    let access = if let Some(id) = text_eq(conds, "user_id") {
+    // A raw `q` is evaluated by Auth0's search alone (Postgres cannot recheck it: the column
+    // reads back as the query), so a query with one never takes a point lookup, which would
+    // ignore it.
+    let access = if q_text.is_some() {
+        Access::Search
+    } else if let Some(id) = text_eq(conds, "user_id") {
         Access::UserId(id)
     } else if let Some(email) = text_eq(conds, "email").filter(|e| email_lookup_ok(e)) {
         Access::Email(email)
@@ -535,6 +540,25 @@ mod tests {
         ];
         for (cond, want) in cases {
             assert_eq!(translate(&cond).as_deref(), want, "{cond:?}");
+        }
+    }
+
+    #[test]
+    fn q_is_never_dropped_by_a_point_lookup() {
+        let q = c("q", "=", t("email_verified:false"));
+        for key in ["user_id", "email"] {
+            let p = plan(
+                &[c(key, "=", t("ada@example.com")), q.clone()],
+                &cols(&["user_id"]),
+                &[],
+                None,
+                &shape(2),
+            );
+            assert_eq!(p.access, Access::Search, "{key}");
+            assert_eq!(
+                p.query().unwrap(),
+                format!("{key}:\"ada@example.com\" AND (email_verified:false)")
+            );
         }
     }
 

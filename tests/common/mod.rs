@@ -169,6 +169,40 @@ pub fn describe(e: &postgres::Error) -> String {
     }
 }
 
+/// The oracle: the tenant's users as a plain table `local_users`, read from the emulator's own
+/// store (never through the FDW) and typed with plain SQL (an independent reading of the column
+/// mapping). Every result of `auth0.users` is checked against it.
+pub fn local_copy(db: &mut Db, emu: &auth0_emulator::Running) {
+    let users: Vec<serde_json::Value> = emu
+        .emulator
+        .lock()
+        .users
+        .all()
+        .iter()
+        .map(|u| serde_json::Value::Object(u.doc.clone()))
+        .collect();
+    let json = serde_json::Value::Array(users).to_string();
+    db.client
+        .execute(
+            "CREATE TABLE local_users AS
+             SELECT u->>'user_id' AS user_id, u->>'email' AS email, (u->>'email_verified')::boolean AS email_verified,
+                    u->>'username' AS username, u->>'phone_number' AS phone_number,
+                    (u->>'phone_verified')::boolean AS phone_verified, u->>'name' AS name, u->>'nickname' AS nickname,
+                    u->>'given_name' AS given_name, u->>'family_name' AS family_name, u->>'picture' AS picture,
+                    u->'identities'->0->>'connection' AS connection,
+                    (u->>'created_at')::timestamptz AS created_at, (u->>'updated_at')::timestamptz AS updated_at,
+                    (u->>'last_login')::timestamptz AS last_login,
+                    (u->>'last_password_reset')::timestamptz AS last_password_reset,
+                    u->>'last_ip' AS last_ip, (u->>'logins_count')::bigint AS logins_count,
+                    (u->>'blocked')::boolean AS blocked, u->'multifactor' AS multifactor,
+                    u->'identities' AS identities, u->'app_metadata' AS app_metadata,
+                    u->'user_metadata' AS user_metadata, u AS raw
+               FROM jsonb_array_elements($1::text::jsonb) u",
+            &[&json],
+        )
+        .unwrap();
+}
+
 pub fn tenant(users: usize) -> Running {
     spawn(Config {
         seed_users: users,
