@@ -1,4 +1,4 @@
-//! Replays the real Auth0 exchanges recorded in `shared/auth0-recordings` against the emulator
+//! Replays real Auth0 exchanges (go-vcr cassettes kept in `tests/fixtures/recordings`) against the emulator
 //! and checks that its answers have the recorded status and shape (and, for users the replay
 //! created first, the recorded body itself).
 
@@ -7,11 +7,12 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// `shared/auth0-recordings` beside the checkout (or `AUTH0_RECORDINGS_DIR`).
+/// The project's copies of the recordings (`tests/fixtures/recordings`, provenance in its
+/// SOURCES.md), or `AUTH0_RECORDINGS_DIR`.
 fn recordings() -> PathBuf {
     match std::env::var_os("AUTH0_RECORDINGS_DIR") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/auth0-recordings"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings"),
     }
 }
 
