@@ -318,3 +318,31 @@ async fn resolves_connections() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn deeply_nested_queries_are_a_400_and_the_emulator_survives() {
+    let emu = emulator(20);
+    let c = client(&emu);
+    for q in [
+        format!("name:{}", "(".repeat(500)),
+        format!("{}a{}", "(".repeat(5_000), ")".repeat(5_000)),
+        format!("{}email_verified:true", "NOT ".repeat(3_000)),
+    ] {
+        let p = auth0_api::users::SearchParams {
+            q: Some(q),
+            per_page: 10,
+            ..Default::default()
+        };
+        match c.search_users(&p).await {
+            Err(Error::Api { status: 400, .. }) => {}
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+    // Still serving.
+    let p = auth0_api::users::SearchParams {
+        q: Some("email_verified:true OR email_verified:false".into()),
+        per_page: 10,
+        ..Default::default()
+    };
+    assert_eq!(c.search_users(&p).await.unwrap().total, 20);
+}
