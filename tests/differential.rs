@@ -197,6 +197,25 @@ impl Run {
                 }
                 Err(e) => self.mismatch(strategy, q, e, "rows".into()),
             }
+            // The limit really is pushed (EXPLAIN shows it), so the checks below test the
+            // remote limit, not Postgres' own.
+            if let Some(l) = limit {
+                let plan = format!(
+                    "EXPLAIN SELECT user_id FROM auth0.users ORDER BY created_at LIMIT {l}"
+                );
+                let text: Vec<String> = self
+                    .try_rows(&plan)
+                    .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
+                    .unwrap_or_default();
+                if !text.iter().any(|t| t.trim() == format!("Auth0 Limit: {l}")) {
+                    self.mismatch(
+                        strategy,
+                        plan,
+                        text.join(" / "),
+                        format!("Auth0 Limit: {l}"),
+                    );
+                }
+            }
             // ORDER BY created_at (distinct in the seeded tenants: one exact answer).
             for order in ["created_at", "created_at DESC"] {
                 let tail = format!(" ORDER BY {order}{lim}");
