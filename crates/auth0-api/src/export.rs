@@ -4,6 +4,7 @@
 
 use crate::config::is_loopback;
 use crate::error::{Error, Result};
+use crate::observer::Event;
 use crate::transport::Client;
 use bytes::Bytes;
 use flate2::{Crc, Decompress, FlushDecompress, Status};
@@ -31,15 +32,44 @@ impl Client {
                 detail: "the export location is neither HTTPS nor on loopback".into(),
             });
         }
-        // Opening is retried like any read; a download that breaks later is the caller's to
-        // restart (it knows how many lines it has already used).
-        let mut attempt = 0;
-        let resp = loop {
+        // Opening is retried like any read: broken connections and 5xx with back-off, a 429
+        // waited out until its reset (bounded like the API's). A download that breaks later is
+        // the caller's to restart (it knows how many lines it has already used).
+        let mut attempt: u32 = 0;
+        let mut rate_waited = std::time::Duration::ZERO;
+        loop {
             attempt += 1;
-            match self.download_http.get(url.clone()).send().await {
-                Ok(r) => break r,
-                Err(_) if attempt <= self.config.max_retries => {
-                    tokio::time::sleep(self.backoff(attempt)).await;
+            let (wait, reason) = match self.download_http.get(url.clone()).send().await {
+                Ok(resp) => match resp.status().as_u16() {
+                    200 => return Ok(Download { resp, received: 0 }),
+                    403 => return Err(Error::LinkExpired),
+                    429 => {
+                        let wait = crate::transport::rate_limit_wait(resp.headers());
+                        if rate_waited + wait > self.config.max_rate_limit_wait {
+                            return Err(Error::RateLimited {
+                                endpoint: ENDPOINT.into(),
+                                waited: rate_waited,
+                            });
+                        }
+                        rate_waited += wait;
+                        attempt -= 1; // waiting for the bucket is not a failed attempt
+                        self.observer.on_event(&Event::RateLimited {
+                            endpoint: ENDPOINT.into(),
+                            wait,
+                        });
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    s @ (500 | 502 | 503 | 504) if attempt <= self.config.max_retries => {
+                        (self.backoff(attempt), format!("HTTP {s}"))
+                    }
+                    s => {
+                        let body = resp.bytes().await.unwrap_or_default();
+                        return Err(Error::from_response(s, &body, ENDPOINT));
+                    }
+                },
+                Err(e) if attempt <= self.config.max_retries => {
+                    (self.backoff(attempt), crate::transport::describe(&e))
                 }
                 Err(e) => {
                     return Err(Error::Transport {
@@ -49,15 +79,14 @@ impl Client {
                         timed_out: e.is_timeout(),
                     })
                 }
-            }
-        };
-        match resp.status().as_u16() {
-            200 => Ok(Download { resp, received: 0 }),
-            403 => Err(Error::LinkExpired),
-            s => {
-                let body = resp.bytes().await.unwrap_or_default();
-                Err(Error::from_response(s, &body, ENDPOINT))
-            }
+            };
+            self.observer.on_event(&Event::Retrying {
+                endpoint: ENDPOINT.into(),
+                attempt,
+                wait,
+                reason,
+            });
+            tokio::time::sleep(wait).await;
         }
     }
 }

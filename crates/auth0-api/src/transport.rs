@@ -64,7 +64,7 @@ pub struct Client {
     pub(crate) download_http: reqwest::Client,
     pub(crate) config: Arc<ClientConfig>,
     token: Arc<Mutex<Option<CachedToken>>>,
-    observer: Arc<dyn Observer>,
+    pub(crate) observer: Arc<dyn Observer>,
 }
 
 impl Client {
@@ -287,7 +287,7 @@ impl Client {
 
 /// How long a 429 asks us to wait: until `x-ratelimit-reset` (UNIX seconds), or `retry-after`,
 /// at least 100 ms and at most 60 s for one wait.
-fn rate_limit_wait(headers: &HeaderMap) -> Duration {
+pub(crate) fn rate_limit_wait(headers: &HeaderMap) -> Duration {
     let header = |name: &str| {
         headers
             .get(name)

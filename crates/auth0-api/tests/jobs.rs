@@ -314,6 +314,40 @@ async fn export_links_expire_and_downloads_can_break() {
         3,
         "one request per open"
     );
+    // Opening a download retries a 503 and a dropped connection, and waits out a 429, like
+    // every other read. (The clock goes back to real time: x-ratelimit-reset is a wall-clock
+    // instant, and the fresh link stays valid.)
+    emu.emulator.lock().clock_offset_ms -= 61_000;
+    emu.emulator.clear_requests();
+    emu.emulator.arm(
+        Fault::on("GET /user-exports/{id}/{file}")
+            .status(503)
+            .times(2),
+    );
+    assert!(c.open_download(&fresh).await.is_ok());
+    emu.emulator
+        .arm(Fault::on("GET /user-exports/{id}/{file}").status(429));
+    let r = c.open_download(&fresh).await;
+    assert!(r.is_ok(), "{:?}", r.err());
+    emu.emulator
+        .arm(Fault::on("GET /user-exports/{id}/{file}").drop_connection());
+    assert!(c.open_download(&fresh).await.is_ok());
+    assert_eq!(
+        emu.emulator.request_count("GET /user-exports/{id}/{file}"),
+        7,
+        "3 + 2 + 2 requests"
+    );
+    // A 503 that never ends is reported, after the bounded retries.
+    emu.emulator.arm(
+        Fault::on("GET /user-exports/{id}/{file}")
+            .status(503)
+            .times(50),
+    );
+    assert!(matches!(
+        c.open_download(&fresh).await,
+        Err(Error::Api { status: 503, .. })
+    ));
+    emu.emulator.lock().faults.clear();
     // After 24 h the job is gone.
     emu.emulator.lock().clock_offset_ms += 24 * 3600 * 1000;
     assert!(c.get_job(&job.id).await.unwrap().is_none());
