@@ -51,6 +51,7 @@ struct Import {
     id: String,
     at: String,
     role: String,
+    role_oid: Option<u32>,
     server: String,
     connection: String,
     upsert: bool,
@@ -72,6 +73,7 @@ fn fold_import(events: impl IntoIterator<Item = Event>) -> Option<Import> {
                 id,
                 at,
                 role,
+                role_oid,
                 server,
                 connection,
                 upsert,
@@ -83,6 +85,7 @@ fn fold_import(events: impl IntoIterator<Item = Event>) -> Option<Import> {
                     id,
                     at,
                     role,
+                    role_oid,
                     server,
                     connection,
                     upsert,
@@ -149,7 +152,7 @@ fn fold_import(events: impl IntoIterator<Item = Event>) -> Option<Import> {
 /// One import, if the current role may see it.
 fn load_import(id: &str) -> Result<Option<Import>> {
     match fold_import(ledger::read_import(id)?) {
-        Some(i) if ledger::visible(&i.role) => Ok(Some(i)),
+        Some(i) if ledger::visible(&i.role, i.role_oid) => Ok(Some(i)),
         Some(_) => Err(Error::invalid(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("import \"{id}\" belongs to another role"),
@@ -577,14 +580,14 @@ fn auth0_import_ledger() -> std::result::Result<
         by_import.entry(id).or_default().push(ev);
     }
     let mut rows = Vec::new();
-    let mut visible: HashMap<String, bool> = HashMap::new();
+    let mut visible: HashMap<(String, Option<u32>), bool> = HashMap::new();
     for id in order {
         let Some(imp) = by_import.remove(&id).and_then(fold_import) else {
             continue;
         };
         if !*visible
-            .entry(imp.role.clone())
-            .or_insert_with(|| ledger::visible(&imp.role))
+            .entry((imp.role.clone(), imp.role_oid))
+            .or_insert_with(|| ledger::visible(&imp.role, imp.role_oid))
         {
             continue;
         }
@@ -632,12 +635,14 @@ fn auth0_import_ledger_jobs() -> std::result::Result<
     pgrx::pg_sys::panic::ErrorReport,
 > {
     let mut rows = Vec::new();
-    let mut roles: HashMap<String, bool> = HashMap::new();
-    let mut owner: HashMap<String, String> = HashMap::new();
+    let mut roles: HashMap<(String, Option<u32>), bool> = HashMap::new();
+    let mut owner: HashMap<String, (String, Option<u32>)> = HashMap::new();
     for ev in ledger::read_all().map_err(pgrx::pg_sys::panic::ErrorReport::from)? {
         match ev {
-            Event::Import { id, role, .. } => {
-                owner.insert(id, role);
+            Event::Import {
+                id, role, role_oid, ..
+            } => {
+                owner.insert(id, (role, role_oid));
             }
             Event::Job {
                 import,
@@ -651,7 +656,7 @@ fn auth0_import_ledger_jobs() -> std::result::Result<
                 };
                 let ok = *roles
                     .entry(role.clone())
-                    .or_insert_with(|| ledger::visible(role));
+                    .or_insert_with(|| ledger::visible(&role.0, role.1));
                 if !ok {
                     continue;
                 }

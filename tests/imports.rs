@@ -320,3 +320,50 @@ fn a_cancelled_import_keeps_its_jobs_in_the_ledger() {
     ));
     assert_eq!(unsubmitted, 1);
 }
+
+#[test]
+fn imports_belong_to_the_role_not_to_its_name() {
+    let emu = fast_tenant(0);
+    let mut db = Db::new("roleoid");
+    db.attach(&emu);
+    let alice = format!("{}_alice", db.name);
+    let mapping = |role: &str| {
+        format!(
+            "CREATE USER MAPPING FOR {role} SERVER emu OPTIONS (client_id 'emulator-client', client_secret 'emulator-secret');
+             GRANT USAGE ON SCHEMA auth0 TO {role};
+             GRANT EXECUTE ON FUNCTION auth0_import(text, jsonb, boolean, name, boolean, text, boolean) TO {role};"
+        )
+    };
+    db.exec(&format!("CREATE ROLE {alice}; {}", mapping(&alice)));
+    db.exec(&format!("SET ROLE {alice}"));
+    let id: String = db.one(
+        r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "oid@example.com"}]')"#,
+    );
+    assert_eq!(wait_completed(&mut db, &id), (1, 1, 0, 0));
+    // alice is renamed; a new role takes her old name.
+    db.exec(&format!(
+        "RESET ROLE; ALTER ROLE {alice} RENAME TO {alice}_old; CREATE ROLE {alice}; {}",
+        mapping(&alice)
+    ));
+    db.exec(&format!("SET ROLE {alice}"));
+    assert_eq!(
+        db.one::<i64>("SELECT count(*) FROM auth0_imports"),
+        0,
+        "the new role with the old name sees nothing"
+    );
+    assert_eq!(db.one::<i64>("SELECT count(*) FROM auth0_import_jobs"), 0);
+    let e = db.error(&format!("SELECT * FROM auth0_job_status('{id}')"));
+    assert_eq!(e.code, "42501", "{}", e.text());
+    let e = db.error(&format!("SELECT * FROM auth0_job_errors('{id}')"));
+    assert_eq!(e.code, "42501", "{}", e.text());
+    // The renamed role still sees its import (listed under the name it had then).
+    db.exec(&format!("RESET ROLE; SET ROLE {alice}_old"));
+    assert_eq!(
+        db.one::<i64>(&format!(
+            "SELECT count(*) FROM auth0_imports WHERE import_id = '{id}' AND created_by = '{alice}'"
+        )),
+        1
+    );
+    assert_eq!(db.one::<i64>("SELECT count(*) FROM auth0_import_jobs"), 1);
+    db.exec("RESET ROLE");
+}

@@ -60,7 +60,13 @@ pub enum Event {
     Import {
         id: String,
         at: String,
+        /// The importing role's name when it imported (shown as `created_by`).
         role: String,
+        /// Its OID, which decides who may see the import: a role renamed afterwards, and a new
+        /// role that took the old name, must not swap imports. Absent in entries written before
+        /// it was recorded (those fall back to the name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role_oid: Option<u32>,
         server: String,
         connection: String,
         connection_id: String,
@@ -205,20 +211,34 @@ pub fn read_import(id: &str) -> Result<Vec<Event>> {
         .collect())
 }
 
-/// May the current role see imports made by `role`? (Its own, its roles' and, for superusers,
-/// everyone's.)
-pub fn visible(role: &str) -> bool {
-    // SAFETY: plain catalog lookups on the backend's main thread.
+/// May the current role see an import made by the role `role_oid` (or, for entries that predate
+/// OIDs in the journal, the role named `role`)? Its own, those of roles it has the privileges of
+/// and, for superusers, everyone's.
+pub fn visible(role: &str, role_oid: Option<u32>) -> bool {
+    // SAFETY: catalog lookups on the backend's thread: `superuser`, `get_role_oid` (missing_ok:
+    // no ERROR for an unknown name, given a NUL-terminated string) and `has_privs_of_role`
+    // (false for an OID that is no role, e.g. a dropped one).
     unsafe {
         if pg_sys::superuser() {
             return true;
         }
-        let Ok(c) = std::ffi::CString::new(role) else {
-            return false;
+        let oid = match role_oid {
+            Some(o) => pg_sys::Oid::from(o),
+            None => {
+                let Ok(c) = std::ffi::CString::new(role) else {
+                    return false;
+                };
+                pg_sys::get_role_oid(c.as_ptr(), true)
+            }
         };
-        let oid = pg_sys::get_role_oid(c.as_ptr(), true);
         oid != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), oid)
     }
+}
+
+/// The OID of the current role.
+pub fn current_role_oid() -> u32 {
+    // SAFETY: GetUserId reads a backend global, valid once the backend has a user.
+    unsafe { pg_sys::GetUserId() }.to_u32()
 }
 
 /// The name of the current role.

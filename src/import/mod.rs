@@ -256,6 +256,7 @@ fn run_import(
         id: id.clone(),
         at: crate::time::now_iso(),
         role: ledger::current_role(),
+        role_oid: Some(ledger::current_role_oid()),
         server: server.name.clone(),
         connection: conn.name.clone(),
         connection_id: conn.id.clone(),
