@@ -186,6 +186,27 @@ fn invalid_batches_are_refused_or_skipped() {
               '[{"email": "bad@", "password_hash": "$2b$10$abcdefghijklmnopqrstuuJ1mMoYyTgd6u5o1Ms2v9Zc2Zp3yFqS6"}]', skip_invalid => true)) LIMIT 1"#,
     );
     assert_eq!(masked, "*****", "hashes never come back");
+    // Every secret-bearing field, whatever its type, is masked in the ledger and in the errors.
+    let record: serde_json::Value = db.one(
+        r#"SELECT record FROM auth0_job_errors(auth0_import('Username-Password-Authentication',
+              '[{"email": "bad2@", "password": "hunter2-secret", "custom_password_hash": "plain-secret-hash",
+                 "mfa_factors": [{"totp": {"secret": "JBSWY3DPEHPK3PXP"}}]}]', skip_invalid => true)) LIMIT 1"#,
+    );
+    assert_eq!(record["email"], "bad2@");
+    assert_eq!(record["password"], "*****");
+    assert_eq!(record["custom_password_hash"], "*****");
+    assert_eq!(record["mfa_factors"][0]["totp"]["secret"], "*****");
+    let journal: String = db.one(
+        "SELECT pg_read_file('pg_auth0_io/' || oid || '.journal') FROM pg_database WHERE datname = current_database()",
+    );
+    for secret in [
+        "hunter2-secret",
+        "plain-secret-hash",
+        "JBSWY3DPEHPK3PXP",
+        "abcdefghijklmnop",
+    ] {
+        assert!(!journal.contains(secret), "{secret} is in the journal");
+    }
 }
 
 #[test]

@@ -72,31 +72,69 @@ fn auth0_validate_users(
     Ok(TableIterator::new(rows))
 }
 
-/// The record as kept in the ledger for `auth0_job_errors`: password hashes masked.
-pub fn redact(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Value::Object(m) = &mut v {
-        if m.contains_key("password_hash") {
-            m.insert("password_hash".into(), Value::from("*****"));
-        }
-        if let Some(Value::Object(c)) = m.get_mut("custom_password_hash") {
-            for part in ["hash", "salt"] {
-                if let Some(Value::Object(h)) = c.get_mut(part) {
-                    if h.contains_key("value") {
-                        h.insert("value".into(), Value::from("*****"));
-                    }
-                }
-            }
-            if let Some(Value::Object(h)) = c.get_mut("hash") {
-                if let Some(Value::Object(k)) = h.get_mut("key") {
-                    if k.contains_key("value") {
-                        k.insert("value".into(), Value::from("*****"));
-                    }
-                }
-            }
-        }
+/// Top-level fields of a user record that may be stored and shown as they are. Everything else
+/// is masked (an allow-list: a field we do not know, or a secret sent under a wrong name or
+/// type, is never kept in the clear).
+const CLEAR_FIELDS: &[&str] = &[
+    "email",
+    "email_verified",
+    "user_id",
+    "username",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "blocked",
+    "app_metadata",
+    "user_metadata",
+    "phone_number",
+    "phone_verified",
+    "connection",
+    "identities",
+    "created_at",
+    "updated_at",
+];
+
+/// Keys inside masked fields that describe a secret without revealing it (hash algorithm,
+/// encoding, salt position, key length), kept for debugging.
+const DESCRIPTIVE_KEYS: &[&str] = &["algorithm", "encoding", "position", "keylen", "digest"];
+
+const MASK: &str = "*****";
+
+fn mask(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let kept = DESCRIPTIVE_KEYS.contains(&k.as_str())
+                        && matches!(v, Value::String(_) | Value::Number(_));
+                    (k.clone(), if kept { v.clone() } else { mask(v) })
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(mask).collect()),
+        Value::String(_) | Value::Number(_) => Value::from(MASK),
+        Value::Bool(_) | Value::Null => v.clone(),
     }
-    v
+}
+
+/// A user record as it may be stored (the ledger) or shown (`auth0_job_errors`): every field
+/// outside [`CLEAR_FIELDS`] masked, whatever its type — password, password_hash,
+/// custom_password_hash, mfa_factors (TOTP secrets), and anything unknown. A record that is not
+/// an object is masked whole.
+pub fn redact(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let clear = CLEAR_FIELDS.contains(&k.as_str());
+                    (k.clone(), if clear { v.clone() } else { mask(v) })
+                })
+                .collect(),
+        ),
+        other => mask(other),
+    }
 }
 
 fn email_of(v: &Value) -> Option<String> {
@@ -288,4 +326,61 @@ fn run_import(
         emails,
     )?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+    use serde_json::json;
+
+    #[test]
+    fn every_secret_is_masked_whatever_its_type() {
+        let record = json!({
+            "email": "ada@example.com",
+            "user_metadata": {"theme": "dark"},
+            "password": "hunter2",
+            "password_hash": "$2b$10$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01",
+            "custom_password_hash": {
+                "algorithm": "pbkdf2",
+                "hash": {"value": "c2VjcmV0", "encoding": "base64", "key": {"value": "k"}},
+                "salt": {"value": "s", "position": "prefix"},
+                "keylen": 32
+            },
+            "mfa_factors": [{"totp": {"secret": "JBSWY3DPEHPK3PXP"}}, {"phone": {"value": "+15555550100"}}],
+            "unknown_field": {"nested": ["a", 1, true]},
+        });
+        let r = redact(&record);
+        assert_eq!(r["email"], "ada@example.com");
+        assert_eq!(r["user_metadata"], json!({"theme": "dark"}));
+        assert_eq!(r["password"], "*****");
+        assert_eq!(r["password_hash"], "*****");
+        assert_eq!(r["custom_password_hash"]["algorithm"], "pbkdf2");
+        assert_eq!(r["custom_password_hash"]["hash"]["value"], "*****");
+        assert_eq!(r["custom_password_hash"]["hash"]["encoding"], "base64");
+        assert_eq!(r["custom_password_hash"]["hash"]["key"]["value"], "*****");
+        assert_eq!(r["custom_password_hash"]["salt"]["value"], "*****");
+        assert_eq!(r["custom_password_hash"]["keylen"], 32);
+        assert_eq!(r["mfa_factors"][0]["totp"]["secret"], "*****");
+        assert_eq!(r["mfa_factors"][1]["phone"]["value"], "*****");
+        assert_eq!(
+            r["unknown_field"],
+            json!({"nested": ["*****", "*****", true]})
+        );
+        // A string custom_password_hash (wrong type) and a non-object record.
+        assert_eq!(
+            redact(&json!({"custom_password_hash": "x"}))["custom_password_hash"],
+            "*****"
+        );
+        assert_eq!(redact(&json!("secret")), json!("*****"));
+        let text = redact(&record).to_string();
+        for secret in [
+            "hunter2",
+            "c2VjcmV0",
+            "JBSWY3DPEHPK3PXP",
+            "+15555550100",
+            "abcdefghij",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
 }
