@@ -215,8 +215,12 @@ impl Client {
                     continue;
                 }
                 Ok((status, body, _)) => {
-                    let retryable =
-                        matches!(status.as_u16(), 500 | 502 | 503 | 504) && req.idempotent;
+                    // A request that is not safe to send twice (an import job) is retried only
+                    // when Auth0 itself answered with its error body: it refused the request, so
+                    // sending it again cannot do it twice. A gateway's 502/504 without that body
+                    // may hide a request that went through, and is not retried.
+                    let retryable = matches!(status.as_u16(), 500 | 502 | 503 | 504)
+                        && (req.idempotent || is_auth0_error(status, &body));
                     if !retryable || attempt > self.config.max_retries {
                         return Err(Error::from_response(status.as_u16(), &body, &req.endpoint));
                     }
@@ -283,6 +287,14 @@ impl Client {
         let capped = exp.min(self.config.max_backoff);
         capped.mul_f64(0.5 + 0.5 * jitter())
     }
+}
+
+/// Is `body` Auth0's own error answer for `status` (`{"statusCode": 503, "error": ...}`)?
+fn is_auth0_error(status: StatusCode, body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+        v.get("statusCode").and_then(serde_json::Value::as_u64) == Some(status.as_u16() as u64)
+            && v.get("error").is_some_and(serde_json::Value::is_string)
+    })
 }
 
 /// How long a 429 asks us to wait: until `x-ratelimit-reset` (UNIX seconds), or `retry-after`,

@@ -89,6 +89,44 @@ async fn an_import_runs_and_its_users_become_readable() {
         matches!(c.job_errors(&job.id).await.unwrap(), Some(JobErrors::Users(v)) if v.is_empty())
     );
 
+    // Auth0's own 503 (its error body) refused the request: retried, one job made. A dropped
+    // connection may hide a created job: not retried, reported.
+    let one = |email: &str| ImportRequest {
+        connection_id: con.clone(),
+        users: file(&[json!({"email": email})]),
+        upsert: false,
+        send_completion_email: false,
+        external_id: None,
+    };
+    emu.emulator.clear_requests();
+    emu.emulator
+        .arm(Fault::on("POST /api/v2/jobs/users-imports").status(503));
+    let retried = c.create_import(&one("retried@example.com")).await.unwrap();
+    assert_eq!(
+        emu.emulator
+            .request_count("POST /api/v2/jobs/users-imports"),
+        2
+    );
+    assert_eq!(
+        wait_finished(&c, &retried.id)
+            .await
+            .summary
+            .unwrap()
+            .inserted,
+        1
+    );
+    emu.emulator
+        .arm(Fault::on("POST /api/v2/jobs/users-imports").drop_connection());
+    assert!(matches!(
+        c.create_import(&one("dropped@example.com")).await,
+        Err(Error::Transport { attempts: 1, .. })
+    ));
+    assert_eq!(
+        emu.emulator
+            .request_count("POST /api/v2/jobs/users-imports"),
+        3
+    );
+
     // Again, without upsert: every user is a DUPLICATED_USER, the job still completes.
     let again = c
         .create_import(&ImportRequest {
