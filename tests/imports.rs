@@ -388,3 +388,55 @@ fn imports_belong_to_the_role_not_to_its_name() {
     assert_eq!(db.one::<i64>("SELECT count(*) FROM auth0_import_jobs"), 1);
     db.exec("RESET ROLE");
 }
+
+#[test]
+fn a_damaged_journal_loses_nothing_after_the_damage() {
+    let emu = fast_tenant(0);
+    let mut db = Db::new("journal");
+    db.attach(&emu);
+    let first: String = db.one(
+        r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "before@example.com"}]')"#,
+    );
+    let journal: String = db.one(
+        "SELECT current_setting('data_directory') || '/pg_auth0_io/' || oid || '.journal'
+           FROM pg_database WHERE datname = current_database()",
+    );
+    // Damage, as a crash or a disk could leave it: invalid UTF-8 on a line of its own, then a
+    // last line cut before its newline.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap();
+        f.write_all(b"\xff\xfe not an event\n{\"event\":\"import\",\"id\":\"imp_cut")
+            .unwrap();
+    }
+    let (mut c, notices) = common::connect_collecting_notices(&db.name);
+    let second: String = c
+        .query_one(
+            r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "after@example.com"}]')"#,
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_completed(&mut db, &first), (1, 1, 0, 0));
+    assert_eq!(wait_completed(&mut db, &second), (1, 1, 0, 0));
+    let listed: i64 = c
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM auth0_imports WHERE import_id IN ('{first}', '{second}')"
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(listed, 2, "nothing after the damage is lost");
+    let warnings = notices.lock().unwrap().clone();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("skipping damaged line") && w.contains(".journal")),
+        "{warnings:?}"
+    );
+}

@@ -14,6 +14,7 @@ use std::ffi::CStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 /// Input positions as inclusive ranges (`[[0, 999], [1001, 1500]]`): compact for batches where
@@ -173,10 +174,25 @@ pub fn append(event: &Event) -> Result<()> {
     line.push(b'\n');
     let mut f = OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(&p)
         .map_err(|e| io_error("open the journal", e))?;
     lock(&f, libc::LOCK_EX)?;
+    // A crash (or damage) can leave the last line without its newline: start on a fresh line,
+    // so that this event is never glued to a damaged one.
+    let len = f
+        .metadata()
+        .map_err(|e| io_error("read the journal's size", e))?
+        .len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        f.read_exact_at(&mut last, len - 1)
+            .map_err(|e| io_error("read the journal", e))?;
+        if last[0] != b'\n' {
+            line.insert(0, b'\n');
+        }
+    }
     f.write_all(&line)
         .map_err(|e| io_error("write the journal", e))?;
     f.sync_data().map_err(|e| io_error("sync the journal", e))?;
@@ -184,20 +200,30 @@ pub fn append(event: &Event) -> Result<()> {
     Ok(())
 }
 
-/// Every event of the current database, in order (an unreadable line is skipped: a crash can
-/// only ever cut the last one).
+/// Every event of the current database, in order. A damaged line (cut by a crash, bad bytes,
+/// not an event) is skipped with a WARNING naming the file and the line; the lines after it
+/// are read as usual.
 pub fn read_all() -> Result<Vec<Event>> {
-    let f = match File::open(path()) {
+    let p = path();
+    let f = match File::open(&p) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(io_error("open the journal", e)),
     };
     lock(&f, libc::LOCK_SH)?;
     let mut out = Vec::new();
-    for line in BufReader::new(f).lines() {
+    for (n, line) in BufReader::new(f).split(b'\n').enumerate() {
         let line = line.map_err(|e| io_error("read the journal", e))?;
-        if let Ok(ev) = serde_json::from_str::<Event>(&line) {
-            out.push(ev);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Event>(&line) {
+            Ok(ev) => out.push(ev),
+            Err(e) => pgrx::warning!(
+                "auth0_io ledger: skipping damaged line {} of {}: {e}",
+                n + 1,
+                p.display()
+            ),
         }
     }
     Ok(out)
