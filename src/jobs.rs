@@ -167,6 +167,30 @@ impl Import {
     }
 
     /// Users never submitted because the statement stopped early.
+    /// The input positions that were never sent to Auth0 (after an interrupted submission):
+    /// neither refused by validation, nor in a created job, nor in a refused file.
+    fn unsubmitted_indices(&self) -> Vec<usize> {
+        if !matches!(self.ended, Some(Some(_))) {
+            return vec![];
+        }
+        let mut accounted = vec![false; self.total];
+        let mut mark = |i: usize| {
+            if let Some(slot) = accounted.get_mut(i) {
+                *slot = true;
+            }
+        };
+        self.invalid.iter().for_each(|inv| mark(inv.index));
+        self.jobs
+            .iter()
+            .flat_map(|j| j.2.iter())
+            .for_each(|&i| mark(i));
+        self.refused
+            .iter()
+            .flat_map(|r| r.1.iter())
+            .for_each(|&i| mark(i));
+        (0..self.total).filter(|&i| !accounted[i]).collect()
+    }
+
     fn unsubmitted(&self) -> usize {
         match self.ended {
             Some(Some(_)) => self.total.saturating_sub(
@@ -508,14 +532,15 @@ fn auth0_job_errors(
         }
     }
     if let Some(Some(reason)) = &imp.ended {
-        if imp.unsubmitted() > 0 {
+        // One row per user, like every other failure (the ledger keeps no e-mail for them).
+        for i in imp.unsubmitted_indices() {
             rows.push((
-                None,
+                Some(i as i32),
                 None,
                 None,
                 None,
                 "NOT_SUBMITTED".into(),
-                format!("{} users: {reason}", imp.unsubmitted()),
+                format!("never sent to Auth0: {reason}"),
                 None,
                 None,
             ));

@@ -336,10 +336,25 @@ fn a_cancelled_import_keeps_its_jobs_in_the_ledger() {
         "unsubmitted users count as failed"
     );
     assert!(inserted > 0);
-    let unsubmitted: i64 = db.one(&format!(
-        "SELECT count(*) FROM auth0_job_errors('{id}') WHERE code = 'NOT_SUBMITTED'"
+    // One row per unsubmitted user, each with its input position: together with the jobs'
+    // positions, every input index exactly once.
+    let (rows, distinct, first, last): (i64, i64, i32, i32) = {
+        let r = &db.rows(&format!(
+            "SELECT count(*), count(DISTINCT input_index), min(input_index), max(input_index)
+               FROM auth0_job_errors('{id}') WHERE code = 'NOT_SUBMITTED'"
+        ))[0];
+        (r.get(0), r.get(1), r.get(2), r.get(3))
+    };
+    assert_eq!(rows, distinct);
+    assert!(rows > 0 && last == 4999, "{rows} rows, {first}..{last}");
+    let in_jobs: i64 = db.one(&format!(
+        "SELECT sum(users) FROM auth0_import_jobs WHERE import_id = '{id}'"
     ));
-    assert_eq!(unsubmitted, 1);
+    assert_eq!(
+        in_jobs + rows,
+        5000,
+        "every input index is accounted for once"
+    );
 }
 
 #[test]
