@@ -2,12 +2,13 @@
 //! emulated tenant) compared with an oracle that never goes through the FDW — the emulator's own
 //! store loaded into a plain table (`common::local_copy`).
 //!
-//! The matrix, for every tenant size in `SIZES` (and `SLOW_SIZES` with `AUTH0_IO_TEST_SLOW=1`):
+//! The matrix, for every tenant size (one test each, `size_0` to `size_2500`, and
+//! `size_25000_slow` with `AUTH0_IO_TEST_SLOW=1`):
 //! - each `strategy` (`auto`, `search`, `export`);
 //! - the whole table: `count(*)`, every column of every row (one digest), `CREATE TABLE AS`;
 //! - pushed limits none, 1, 99, 100, 101, 999, 1000, 1001 (and `LIMIT i64::MAX OFFSET 1`),
 //!   without ORDER BY, with `ORDER BY created_at` ascending and descending, behind a filter,
-//!   and with an OFFSET;
+//!   and with an OFFSET, each limit checked to be pushed (EXPLAIN);
 //! - a generated corpus of WHERE clauses over every column type (`corpus`), seeded and
 //!   reproducible: `AUTH0_IO_DIFF_SEED=<n>` replays a run, and every failure prints its seed.
 //!
