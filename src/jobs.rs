@@ -166,7 +166,6 @@ impl Import {
         self.jobs.iter().map(|j| j.2.len()).sum()
     }
 
-    /// Users never submitted because the statement stopped early.
     /// The input positions that were never sent to Auth0 (after an interrupted submission):
     /// neither refused by validation, nor in a created job, nor in a refused file.
     fn unsubmitted_indices(&self) -> Vec<usize> {
@@ -191,6 +190,7 @@ impl Import {
         (0..self.total).filter(|&i| !accounted[i]).collect()
     }
 
+    /// Users never submitted because the statement stopped early.
     fn unsubmitted(&self) -> usize {
         match self.ended {
             Some(Some(_)) => self.total.saturating_sub(
