@@ -192,14 +192,7 @@ impl Import {
 
     /// Users never submitted because the statement stopped early.
     fn unsubmitted(&self) -> usize {
-        match self.ended {
-            Some(Some(_)) => self.total.saturating_sub(
-                self.invalid.len()
-                    + self.submitted_users()
-                    + self.refused.iter().map(|r| r.1.len()).sum::<usize>(),
-            ),
-            _ => 0,
-        }
+        self.unsubmitted_indices().len()
     }
 }
 

@@ -85,6 +85,8 @@ pub fn install(routine: &mut pg_sys::FdwRoutine) {
 }
 
 #[pgrx::pg_guard]
+// SAFETY: installed as the routine's GetForeignPlan; Postgres calls it on the backend's thread
+// with the planner's valid arguments, which are only passed on (see the block below).
 unsafe extern "C-unwind" fn get_foreign_plan(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
@@ -97,11 +99,10 @@ unsafe extern "C-unwind" fn get_foreign_plan(
     let Some(framework) = FRAMEWORK_PLAN.get() else {
         return std::ptr::null_mut();
     };
-    // SAFETY: called by the planner on the backend's thread with the arguments
-    // `GetForeignPlan` receives, passed on unchanged to the framework's own callback (set in
-    // `install`). `plan` is either null or a `ForeignScan` it just made; `fdw_private` is a
-    // valid `List` node (or null), which `copyObjectImpl` deep-copies into the current memory
-    // context, the planner's, which lives as long as the plan.
+    // The planner's arguments go to the framework's own callback (set in `install`) unchanged.
+    // `plan` is null or a `ForeignScan` it just made; `fdw_private` is a `List` node or null.
+    // SAFETY: `copyObjectImpl` deep-copies that list into the planner's context (lives as long
+    // as the plan); every pointer is checked for null before it is followed.
     unsafe {
         let plan = framework(
             root,
@@ -145,6 +146,8 @@ unsafe fn planned_state(node: *mut pg_sys::ForeignScanState) -> Option<usize> {
 }
 
 #[pgrx::pg_guard]
+// SAFETY: installed as BeginForeignScan; called by the executor with a valid node whose plan
+// came from our get_foreign_plan (what `planned_state` relies on).
 unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState, eflags: i32) {
     let Some(framework) = FRAMEWORK_BEGIN.get() else {
         return;
@@ -170,6 +173,7 @@ unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanSta
 }
 
 #[pgrx::pg_guard]
+// SAFETY: installed as EndForeignScan; called once per begun scan with a valid node, passed on.
 unsafe extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState) {
     let Some(framework) = FRAMEWORK_END.get() else {
         return;
@@ -224,6 +228,8 @@ unsafe fn query_shape(
 }
 
 #[pgrx::pg_guard]
+// SAFETY: installed as GetForeignRelSize; called by the planner with valid root and baserel,
+// which are read (query_shape) and passed on unchanged.
 unsafe extern "C-unwind" fn get_foreign_rel_size(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
@@ -270,11 +276,10 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
 /// the scan ends, so without a reset per row a scan's memory grows with its rows; `iter_scan`
 /// resets it (the previous row is no longer referenced by then).
 pub fn framework_row_context(ftable_oid: &str) -> Option<pg_sys::MemoryContext> {
-    // SAFETY: runs on the backend's thread (no other thread touches memory contexts), inside
-    // the framework's `GetForeignRelSize`. `CacheMemoryContext` exists once a backend can plan,
-    // and every context in the tree has a valid NUL-terminated `name`; the walk reads names and
-    // sibling links only and keeps a pointer to a context that the framework deletes only
-    // together with the state that owns our instance (so the pointer never outlives it).
+    // Runs on the backend's thread inside the framework's `GetForeignRelSize`; the context kept
+    // is deleted by the framework only with the state that owns our instance.
+    // SAFETY: `CacheMemoryContext` exists once a backend can plan; every context has a valid
+    // NUL-terminated `name`; only names and sibling links are read.
     unsafe {
         let mut root = (*pg_sys::CacheMemoryContext).firstchild;
         while !root.is_null() {
@@ -321,6 +326,7 @@ pub fn set_explain(id: u64, lines: Vec<(String, String)>) {
 }
 
 #[pgrx::pg_guard]
+// SAFETY: installed as ExplainForeignScan; called with a valid node and explain state.
 unsafe extern "C-unwind" fn explain_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
     es: *mut pg_sys::ExplainState,
@@ -348,6 +354,7 @@ unsafe extern "C-unwind" fn explain_foreign_scan(
 /// Silences the framework's warnings about clauses it cannot push (they are expected: Postgres
 /// evaluates those clauses itself). Everything else passes through to any previous hook.
 #[pgrx::pg_guard]
+// SAFETY: installed as emit_log_hook; Postgres calls it with a valid ErrorData (or null).
 unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
     // SAFETY: Postgres calls the hook on the backend's thread with a valid `ErrorData` (checked
     // for null) whose `message` is NUL-terminated or null; the previous hook gets the same

@@ -217,13 +217,12 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
 
     fn iter_scan(&mut self, row: &mut Row) -> Result<Option<()>> {
         if let Some(ctx) = self.row_context {
-            // SAFETY: `ctx` is the framework's context for this scan (`Wrappers_scan_<oid>`,
-            // found in `get_rel_size`), deleted only with the state that owns `self`, so it is
-            // alive. After planning, it holds only the previous row's converted values (the
-            // plan's copy of `fdw_private` lives with the plan, see hooks.rs; qual parameters
-            // point into the plan tree). The framework cleared the slot before this call, and
-            // a scan's row is only guaranteed until the next fetch (nodes above copy what they
-            // keep), so nothing references that memory any more.
+            // `ctx` is the framework's context for this scan (`Wrappers_scan_<oid>`, found in
+            // `get_rel_size`), deleted only with the state that owns `self`. After planning it
+            // holds only the previous row's values (the plan's copy of `fdw_private` lives with
+            // the plan, see hooks.rs; qual parameters point into the plan tree).
+            // SAFETY: `ctx` is alive; the slot was cleared before this call and a row is only
+            // guaranteed until the next fetch, so nothing references that memory any more.
             unsafe { pg_sys::MemoryContextReset(ctx) };
         }
         if self.scan.is_none() {

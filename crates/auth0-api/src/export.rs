@@ -4,10 +4,10 @@
 
 use crate::config::is_loopback;
 use crate::error::{Error, Result};
-use crate::observer::Event;
-use crate::transport::Client;
+use crate::transport::{describe, is_server_error, Client, Retries};
 use bytes::Bytes;
 use flate2::{Crc, Decompress, FlushDecompress, Status};
+use reqwest::StatusCode;
 
 const ENDPOINT: &str = "GET export file";
 
@@ -32,61 +32,37 @@ impl Client {
                 detail: "the export location is neither HTTPS nor on loopback".into(),
             });
         }
-        // Opening is retried like any read: broken connections and 5xx with back-off, a 429
-        // waited out until its reset (bounded like the API's). A download that breaks later is
-        // the caller's to restart (it knows how many lines it has already used).
-        let mut attempt: u32 = 0;
-        let mut rate_waited = std::time::Duration::ZERO;
+        // Opening is retried like any read (the shared policy of `Retries`: 5xx and broken
+        // connections back off, a 429 is waited out). A download that breaks later is the
+        // caller's to restart (it knows how many lines it has already used).
+        let mut retries = Retries::new(self, ENDPOINT);
         loop {
-            attempt += 1;
-            let (wait, reason) = match self.download_http.get(url.clone()).send().await {
-                Ok(resp) => match resp.status().as_u16() {
-                    200 => return Ok(Download { resp, received: 0 }),
-                    403 => return Err(Error::LinkExpired),
-                    429 => {
-                        let wait = crate::transport::rate_limit_wait(resp.headers());
-                        if rate_waited + wait > self.config.max_rate_limit_wait {
-                            return Err(Error::RateLimited {
-                                endpoint: ENDPOINT.into(),
-                                waited: rate_waited,
-                            });
-                        }
-                        rate_waited += wait;
-                        attempt -= 1; // waiting for the bucket is not a failed attempt
-                        self.observer.on_event(&Event::RateLimited {
-                            endpoint: ENDPOINT.into(),
-                            wait,
-                        });
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    s @ (500 | 502 | 503 | 504) if attempt <= self.config.max_retries => {
-                        (self.backoff(attempt), format!("HTTP {s}"))
-                    }
+            match self.download_http.get(url.clone()).send().await {
+                Ok(resp) => match resp.status() {
+                    StatusCode::OK => return Ok(Download { resp, received: 0 }),
+                    StatusCode::FORBIDDEN => return Err(Error::LinkExpired),
+                    StatusCode::TOO_MANY_REQUESTS => retries.rate_limited(resp.headers()).await?,
                     s => {
-                        let body = resp.bytes().await.unwrap_or_default();
-                        return Err(Error::from_response(s, &body, ENDPOINT));
+                        if !retries
+                            .after_failure(is_server_error(s), || format!("HTTP {s}"))
+                            .await
+                        {
+                            let body = resp.bytes().await.unwrap_or_default();
+                            return Err(Error::from_response(s.as_u16(), &body, ENDPOINT));
+                        }
                     }
                 },
-                Err(e) if attempt <= self.config.max_retries => {
-                    (self.backoff(attempt), crate::transport::describe(&e))
-                }
                 Err(e) => {
-                    return Err(Error::Transport {
-                        endpoint: ENDPOINT.into(),
-                        attempts: attempt,
-                        detail: crate::transport::describe(&e),
-                        timed_out: e.is_timeout(),
-                    })
+                    if !retries.after_failure(true, || describe(&e)).await {
+                        return Err(Error::Transport {
+                            endpoint: ENDPOINT.into(),
+                            attempts: retries.attempts,
+                            detail: describe(&e),
+                            timed_out: e.is_timeout(),
+                        });
+                    }
                 }
-            };
-            self.observer.on_event(&Event::Retrying {
-                endpoint: ENDPOINT.into(),
-                attempt,
-                wait,
-                reason,
-            });
-            tokio::time::sleep(wait).await;
+            }
         }
     }
 }

@@ -64,7 +64,7 @@ pub struct Client {
     pub(crate) download_http: reqwest::Client,
     pub(crate) config: Arc<ClientConfig>,
     token: Arc<Mutex<Option<CachedToken>>>,
-    pub(crate) observer: Arc<dyn Observer>,
+    observer: Arc<dyn Observer>,
 }
 
 impl Client {
@@ -187,65 +187,41 @@ impl Client {
         }
     }
 
-    /// One logical request: attempts, 429 waits and retries.
+    /// One logical request: attempts, 429 waits and retries (the policy of [`Retries`]).
     async fn execute(&self, req: &Request, bearer: Option<&str>) -> Result<Answer> {
-        let mut attempt: u32 = 0;
-        let mut rate_waited = Duration::ZERO;
+        let mut retries = Retries::new(self, &req.endpoint);
         loop {
-            attempt += 1;
-            let outcome = self.attempt(req, bearer).await;
-            let (wait, reason) = match outcome {
+            match self.attempt(req, bearer).await {
                 Ok((status, body, _)) if status.is_success() => return Ok(Answer { status, body }),
-                Ok((StatusCode::TOO_MANY_REQUESTS, body, headers)) => {
-                    let wait = rate_limit_wait(&headers);
-                    if rate_waited + wait > self.config.max_rate_limit_wait {
-                        let _ = body;
-                        return Err(Error::RateLimited {
-                            endpoint: req.endpoint.clone(),
-                            waited: rate_waited,
-                        });
-                    }
-                    rate_waited += wait;
-                    attempt -= 1; // waiting for the bucket is not a failed attempt
-                    self.observer.on_event(&Event::RateLimited {
-                        endpoint: req.endpoint.clone(),
-                        wait,
-                    });
-                    tokio::time::sleep(wait).await;
-                    continue;
+                Ok((StatusCode::TOO_MANY_REQUESTS, _, headers)) => {
+                    retries.rate_limited(&headers).await?
                 }
                 Ok((status, body, _)) => {
                     // A request that is not safe to send twice (an import job) is retried only
                     // when Auth0 itself answered with its error body: it refused the request, so
                     // sending it again cannot do it twice. A gateway's 502/504 without that body
                     // may hide a request that went through, and is not retried.
-                    let retryable = matches!(status.as_u16(), 500 | 502 | 503 | 504)
+                    let retryable = is_server_error(status)
                         && (req.idempotent || is_auth0_error(status, &body));
-                    if !retryable || attempt > self.config.max_retries {
+                    if !retries
+                        .after_failure(retryable, || format!("HTTP {status}"))
+                        .await
+                    {
                         return Err(Error::from_response(status.as_u16(), &body, &req.endpoint));
                     }
-                    (self.backoff(attempt), format!("HTTP {status}"))
                 }
                 Err(e) => {
                     let retryable = req.idempotent || e.is_connect();
-                    if !retryable || attempt > self.config.max_retries {
+                    if !retries.after_failure(retryable, || describe(&e)).await {
                         return Err(Error::Transport {
                             endpoint: req.endpoint.clone(),
-                            attempts: attempt,
+                            attempts: retries.attempts,
                             detail: describe(&e),
                             timed_out: e.is_timeout(),
                         });
                     }
-                    (self.backoff(attempt), describe(&e))
                 }
-            };
-            self.observer.on_event(&Event::Retrying {
-                endpoint: req.endpoint.clone(),
-                attempt,
-                wait,
-                reason,
-            });
-            tokio::time::sleep(wait).await;
+            }
         }
     }
 
@@ -289,6 +265,74 @@ impl Client {
     }
 }
 
+/// The retry policy every request shares, API calls and export downloads alike: a 429 is waited
+/// out until its reset (bounded in total by `max_rate_limit_wait`, and not a failed attempt); a
+/// retryable failure backs off with jitter (bounded by `max_retries`). Waits are reported to the
+/// client's observer.
+pub(crate) struct Retries<'a> {
+    client: &'a Client,
+    endpoint: &'a str,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    rate_waited: Duration,
+}
+
+impl<'a> Retries<'a> {
+    pub fn new(client: &'a Client, endpoint: &'a str) -> Self {
+        Retries {
+            client,
+            endpoint,
+            attempts: 0,
+            rate_waited: Duration::ZERO,
+        }
+    }
+
+    /// Waits out a 429; [`Error::RateLimited`] once the total wait would pass the bound.
+    pub async fn rate_limited(&mut self, headers: &HeaderMap) -> Result<()> {
+        let wait = rate_limit_wait(headers);
+        if self.rate_waited + wait > self.client.config.max_rate_limit_wait {
+            return Err(Error::RateLimited {
+                endpoint: self.endpoint.into(),
+                waited: self.rate_waited,
+            });
+        }
+        self.rate_waited += wait;
+        self.client.observer.on_event(&Event::RateLimited {
+            endpoint: self.endpoint.into(),
+            wait,
+        });
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// Counts a failed attempt. When it may be retried and attempts remain, backs off and
+    /// answers true; otherwise false (the caller reports the failure).
+    pub async fn after_failure(
+        &mut self,
+        retryable: bool,
+        reason: impl FnOnce() -> String,
+    ) -> bool {
+        self.attempts += 1;
+        if !retryable || self.attempts > self.client.config.max_retries {
+            return false;
+        }
+        let wait = self.client.backoff(self.attempts);
+        self.client.observer.on_event(&Event::Retrying {
+            endpoint: self.endpoint.into(),
+            attempt: self.attempts,
+            wait,
+            reason: reason(),
+        });
+        tokio::time::sleep(wait).await;
+        true
+    }
+}
+
+/// 500, 502, 503, 504: worth another attempt when the request allows it.
+pub(crate) fn is_server_error(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
 /// Is `body` Auth0's own error answer for `status` (`{"statusCode": 503, "error": ...}`)?
 fn is_auth0_error(status: StatusCode, body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
@@ -299,7 +343,7 @@ fn is_auth0_error(status: StatusCode, body: &[u8]) -> bool {
 
 /// How long a 429 asks us to wait: until `x-ratelimit-reset` (UNIX seconds), or `retry-after`,
 /// at least 100 ms and at most 60 s for one wait.
-pub(crate) fn rate_limit_wait(headers: &HeaderMap) -> Duration {
+fn rate_limit_wait(headers: &HeaderMap) -> Duration {
     let header = |name: &str| {
         headers
             .get(name)
