@@ -42,7 +42,7 @@ mod tests {
         let handler = Spi::get_one::<String>(
             "SELECT fdwhandler::regproc::text FROM pg_foreign_data_wrapper WHERE fdwname = 'auth0'",
         );
-        assert_eq!(handler, Ok(Some("auth0_fdw_handler".to_string())));
+        assert_eq!(handler, Ok(Some("auth0_io_fdw_handler".to_string())));
     }
 
     #[pg_test(error = "invalid option \"client_secret\" for an auth0 server")]

@@ -161,14 +161,20 @@ fn list_hint(servers: &[(pg_sys::Oid, String)]) -> String {
     }
 }
 
-/// Every server of the `auth0` wrapper (oid, name), by name.
+/// Every server of a wrapper whose handler is this library's (oid, name), by name: the wrapper
+/// is `auth0` unless that name was taken when the extension was created (see
+/// `sql/finalize.sql`), and its handler may still be 0.1.0's function (same C symbol) in a
+/// database not yet updated. Catalogs are schema-qualified: the caller's search_path may lack
+/// the extension's schema.
 fn auth0_servers() -> Result<Vec<(pg_sys::Oid, String)>> {
     let rows = pgrx::Spi::connect(|client| {
         let mut out = Vec::new();
         let table = client.select(
-            "SELECT s.oid, s.srvname::text FROM pg_foreign_server s
-               JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-              WHERE w.fdwname = 'auth0' ORDER BY 2",
+            "SELECT s.oid, s.srvname::text FROM pg_catalog.pg_foreign_server s
+               JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+               JOIN pg_catalog.pg_proc h ON h.oid = w.fdwhandler
+              WHERE h.probin = '$libdir/auth0_io' AND h.prosrc = 'auth0_fdw_handler_wrapper'
+              ORDER BY 2",
             None,
             &[],
         )?;

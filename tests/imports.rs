@@ -5,31 +5,8 @@
 mod common;
 
 use auth0_emulator::Config;
-use common::{tenant_with, Db};
+use common::{fast_tenant, tenant_with, wait_completed, Db};
 use std::time::{Duration, Instant};
-
-fn wait_completed(db: &mut Db, id: &str) -> (i32, i32, i32, i32) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = &db.rows(&format!(
-            "SELECT status, total, inserted, updated, failed FROM auth0_job_status('{id}')"
-        ))[0];
-        let status: String = r.get(0);
-        if status == "completed" {
-            return (r.get(1), r.get(2), r.get(3), r.get(4));
-        }
-        assert!(Instant::now() < deadline, "import {id} stuck in {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn fast_tenant(users: usize) -> auth0_emulator::Running {
-    tenant_with(Config {
-        seed_users: users,
-        import_users_per_second: 10_000.0,
-        ..Config::default()
-    })
-}
 
 const NEW_USERS: &str = "(SELECT jsonb_agg(jsonb_build_object(
         'email', 'new' || g || '@example.com', 'user_id', 'n' || g, 'given_name', 'New',

@@ -52,17 +52,78 @@ fn statements(block: &str) -> Vec<String> {
     out
 }
 
+/// The extension's functions and views the README calls by name.
+const OURS: &[&str] = &[
+    "auth0_io_fdw_handler",
+    "auth0_io_fdw_validator",
+    "auth0_create_default_export_view",
+    "auth0_user_to_import",
+    "auth0_validate_users",
+    "auth0_import_jobs",
+    "auth0_imports",
+    "auth0_import",
+    "auth0_job_status",
+    "auth0_job_errors",
+];
+
+/// `sql` with every name of ours qualified by `schema`.
+fn qualified(sql: &str, schema: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    'scan: while !rest.is_empty() {
+        let at_word_start = out
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        if at_word_start {
+            for name in OURS {
+                let follows = rest[name.len().min(rest.len())..].chars().next();
+                if rest.starts_with(name)
+                    && follows.is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+                {
+                    out.push_str(schema);
+                    out.push('.');
+                    out.push_str(name);
+                    rest = &rest[name.len()..];
+                    continue 'scan;
+                }
+            }
+        }
+        let c = rest.chars().next().unwrap();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 #[test]
-fn every_readme_example_runs() {
+fn qualifying_names_leaves_other_words_alone() {
+    assert_eq!(
+        qualified(
+            "SELECT * FROM auth0_imports, auth0_import('x') -- auth0_importer x.auth0_import",
+            "s"
+        ),
+        "SELECT * FROM s.auth0_imports, s.auth0_import('x') -- auth0_importer x.auth0_import"
+    );
+}
+
+/// Runs every statement of the README's SQL blocks in `db`, pointed at the emulator. With
+/// `schema`, the extension is created in that schema, which is left off the search_path, and
+/// the README's calls are schema-qualified as a user of such a database writes them.
+fn run_readme(db: &mut Db, schema: Option<&str>) {
     let url = std::env::var("AUTH0_IO_TEST_EMULATOR_URL")
         .expect("AUTH0_IO_TEST_EMULATOR_URL is not set: run the tests through scripts/test");
     let blocks = readme_sql_blocks();
     assert!(!blocks.is_empty());
-    let mut db = Db::empty("readme");
+    if let Some(s) = schema {
+        db.exec(&format!(
+            "CREATE SCHEMA {s}; CREATE EXTENSION auth0_io SCHEMA {s}; SET search_path = public"
+        ));
+    }
     let mut ran = 0;
     for block in &blocks {
         for stmt in statements(block) {
-            let sql = stmt
+            let mut sql = stmt
                 .replace("domain 'acme.eu.auth0.com'", &format!("api_url '{url}'"))
                 .replace(
                     "client_id '...', client_secret '...'",
@@ -72,6 +133,12 @@ fn every_readme_example_runs() {
                     "'ada@example.com'",
                     "(SELECT email FROM auth0.users ORDER BY created_at LIMIT 1)",
                 );
+            if let Some(s) = schema {
+                if sql.starts_with("CREATE EXTENSION auth0_io") {
+                    continue; // created above, in its schema
+                }
+                sql = qualified(&sql, s);
+            }
             if sql.to_uppercase().starts_with("COPY") && sql.to_uppercase().contains("TO STDOUT") {
                 let mut out = String::new();
                 use std::io::Read;
@@ -88,4 +155,22 @@ fn every_readme_example_runs() {
         }
     }
     assert!(ran >= 8, "{ran} statements");
+}
+
+#[test]
+fn every_readme_example_runs() {
+    run_readme(&mut Db::empty("readme"), None);
+}
+
+#[test]
+fn every_readme_example_runs_with_the_extension_in_a_schema_off_the_search_path() {
+    let mut db = Db::empty("readme_schema");
+    run_readme(&mut db, Some("auth0_io"));
+    assert_eq!(
+        db.one::<String>(
+            "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'auth0_io'"
+        ),
+        "auth0_io"
+    );
+    assert_eq!(db.one::<String>("SHOW search_path"), "public");
 }

@@ -4,6 +4,7 @@
 //! instance) and finished at `begin_scan`, when parameter values are known.
 
 pub mod columns;
+mod entry_points;
 mod hooks;
 pub mod lucene;
 pub mod pushdown;
@@ -24,12 +25,6 @@ use supabase_wrappers::prelude::*;
 
 pub use hooks::install_log_filter;
 
-#[wrappers_fdw(
-    version = "0.1.0",
-    author = "auth0_io",
-    website = "https://github.com/auth0-io/auth0_io",
-    error_type = "Error"
-)]
 pub struct Auth0Fdw {
     server: Server,
     shape: QueryShape,

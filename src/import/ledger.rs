@@ -128,6 +128,46 @@ impl Event {
     }
 }
 
+/// The journal's format, written first on every line as `"v"`. Format 1 (auth0_io 0.1.0) had no
+/// `"v"` and is otherwise the same as format 2: both are read. A line of a newer format (written
+/// by a newer auth0_io that shares this data directory) is skipped with a WARNING, never misread.
+pub const FORMAT: u32 = 2;
+
+/// The first field of a line: only the format is read here (the rest is ignored), so that a
+/// newer line is recognised before its event is interpreted.
+#[derive(Deserialize)]
+struct LineFormat {
+    #[serde(default = "format_1")]
+    v: u32,
+}
+
+fn format_1() -> u32 {
+    1
+}
+
+/// One event as a journal line (without the newline): `{"v":2,"event":...}`.
+fn encode(event: &Event) -> serde_json::Result<Vec<u8>> {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        v: u32,
+        #[serde(flatten)]
+        event: &'a Event,
+    }
+    serde_json::to_vec(&Line { v: FORMAT, event })
+}
+
+/// One journal line as an event, or why it cannot be read.
+fn decode(line: &[u8]) -> std::result::Result<Event, String> {
+    let format = serde_json::from_slice::<LineFormat>(line).map_err(|e| e.to_string())?;
+    if format.v > FORMAT {
+        return Err(format!(
+            "written in format {} by a newer auth0_io (this one reads formats 1 to {FORMAT})",
+            format.v
+        ));
+    }
+    serde_json::from_slice::<Event>(line).map_err(|e| e.to_string())
+}
+
 fn io_error(what: &str, e: std::io::Error) -> Error {
     Error::invalid(
         PgSqlErrorCode::ERRCODE_IO_ERROR,
@@ -169,8 +209,8 @@ pub fn append(event: &Event) -> Result<()> {
     if let Some(dir) = p.parent() {
         fs::create_dir_all(dir).map_err(|e| io_error("create the journal directory", e))?;
     }
-    let mut line = serde_json::to_vec(event)
-        .map_err(|e| io_error("encode an event", std::io::Error::other(e)))?;
+    let mut line =
+        encode(event).map_err(|e| io_error("encode an event", std::io::Error::other(e)))?;
     line.push(b'\n');
     let mut f = OpenOptions::new()
         .create(true)
@@ -217,7 +257,7 @@ pub fn read_all() -> Result<Vec<Event>> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<Event>(&line) {
+        match decode(&line) {
             Ok(ev) => out.push(ev),
             Err(e) => pgrx::warning!(
                 "auth0_io ledger: skipping damaged line {} of {}: {e}",

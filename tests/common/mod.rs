@@ -214,3 +214,31 @@ pub fn tenant(users: usize) -> Running {
 pub fn tenant_with(config: Config) -> Running {
     spawn(config).expect("emulator starts")
 }
+
+/// A tenant whose import jobs run at 10,000 users/s (tests that wait for imports to finish).
+pub fn fast_tenant(users: usize) -> Running {
+    tenant_with(Config {
+        seed_users: users,
+        import_users_per_second: 10_000.0,
+        ..Config::default()
+    })
+}
+
+/// Polls `auth0_job_status` until the import is completed: (total, inserted, updated, failed).
+pub fn wait_completed(db: &mut Db, id: &str) -> (i32, i32, i32, i32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = &db.rows(&format!(
+            "SELECT status, total, inserted, updated, failed FROM auth0_job_status('{id}')"
+        ))[0];
+        let status: String = r.get(0);
+        if status == "completed" {
+            return (r.get(1), r.get(2), r.get(3), r.get(4));
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "import {id} stuck in {status}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
