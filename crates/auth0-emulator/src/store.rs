@@ -12,6 +12,10 @@ pub struct StoredUser {
     pub user_id: String,
     pub created_ms: i64,
     pub doc: Map<String, Value>,
+    /// Auth0 keeps a password hash it never returns: true when the user was imported with one
+    /// and has not logged in since, the only case an upsert may replace it (a user imported
+    /// without one has a random hash; seeded users have used theirs).
+    pub hash_replaceable: bool,
 }
 
 impl StoredUser {
@@ -30,6 +34,7 @@ impl StoredUser {
             user_id,
             created_ms,
             doc,
+            hash_replaceable: false,
         }
     }
 

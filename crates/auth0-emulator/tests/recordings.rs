@@ -285,3 +285,35 @@ async fn token_endpoint_matches_the_recordings() {
         keys(&serde_json::from_str(&bad[0].body).unwrap())
     );
 }
+
+/// `users-by-email` checks its parameter with Auth0's e-mail rule (validator.js `isEmail`) and
+/// answers a refused one with Auth0's 400 body.
+#[tokio::test]
+async fn users_by_email_refuses_what_auth0_refuses() {
+    let r = Replay::new().await;
+    for bad in [
+        "a%40b.c",
+        "a..b%40example.com",
+        ".a%40example.com",
+        "a.%40example.com",
+    ] {
+        let (status, body) = r
+            .send("GET", &format!("/api/v2/users-by-email?email={bad}"))
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["errorCode"], "invalid_query_string");
+        assert!(
+            v["message"].as_str().unwrap().starts_with(
+                "Query validation error: 'Object didn't pass validation for format email: "
+            ),
+            "{body}"
+        );
+    }
+    for ok in ["o'brien%2Bnews%40example.com", "jos%C3%A9%40example.com"] {
+        let (status, body) = r
+            .send("GET", &format!("/api/v2/users-by-email?email={ok}"))
+            .await;
+        assert_eq!((status, body.as_str()), (200, "[]"), "{ok}");
+    }
+}

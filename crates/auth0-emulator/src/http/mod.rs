@@ -12,8 +12,6 @@ mod oauth;
 mod params;
 mod users;
 
-pub use users::looks_like_email;
-
 use crate::state::Emulator;
 use axum::routing::{get, post};
 use axum::Router;

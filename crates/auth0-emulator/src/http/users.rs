@@ -148,7 +148,7 @@ pub async fn by_email(State(emu): State<Emulator>, RawQuery(raw): RawQuery) -> R
     let Some(email) = p.get("email") else {
         return query_validation("Missing required property: email", "email", description);
     };
-    if !looks_like_email(email) {
+    if !auth0_rules::is_email(email) {
         return query_validation(
             &format!("Object didn't pass validation for format email: {email}"),
             "email",
@@ -167,21 +167,6 @@ pub async fn by_email(State(emu): State<Emulator>, RawQuery(raw): RawQuery) -> R
         .map(|u| u.project(&fields, include))
         .collect();
     Json(Value::Array(found)).into_response()
-}
-
-/// The e-mail shape Auth0 accepts: one `@`, something on both sides, no spaces.
-pub fn looks_like_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !s.chars().any(char::is_whitespace)
-                && local.len() <= 64
-                && s.len() <= 254
-        }
-        None => false,
-    }
 }
 
 pub async fn not_found_route() -> Response {

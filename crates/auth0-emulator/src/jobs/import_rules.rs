@@ -2,8 +2,10 @@
 //! then inserted, updated (upsert on e-mail, upsertable fields only, metadata replaced) or
 //! failed with a reason; failures never fail the job.
 //!
-//! This is the emulator's own, deliberately small reading of Auth0's rules, independent of the
-//! extension's validator (so that the two check each other).
+//! Which records Auth0 refuses comes from Auth0's published rules (the `auth0-rules` crate: its
+//! bulk-import schema, what it enforces beyond it, its e-mail format), shared with the client so
+//! that a test against the emulator fails where Auth0 would. What an import then does to the
+//! tenant (matching, upsert semantics, password hashes, MFA enrollment) is the emulator's own.
 
 use super::{Summary, UserError};
 use crate::seed::{gravatar, Rng};
@@ -11,40 +13,7 @@ use crate::store::{Connection, StoredUser, UserStore};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
-const KNOWN: &[&str] = &[
-    "email",
-    "email_verified",
-    "phone_number",
-    "phone_verified",
-    "user_id",
-    "username",
-    "given_name",
-    "family_name",
-    "name",
-    "nickname",
-    "picture",
-    "blocked",
-    "password_hash",
-    "custom_password_hash",
-    "app_metadata",
-    "user_metadata",
-    "mfa_factors",
-];
-const STRINGS: &[&str] = &[
-    "email",
-    "phone_number",
-    "user_id",
-    "username",
-    "given_name",
-    "family_name",
-    "name",
-    "nickname",
-    "picture",
-    "password_hash",
-];
-const BOOLS: &[&str] = &["email_verified", "phone_verified", "blocked"];
-const OBJECTS: &[&str] = &["custom_password_hash", "app_metadata", "user_metadata"];
-/// Fields an upsert may change.
+/// Fields an upsert may change (Auth0's bulk-import docs: "Upsert During Import?").
 const UPSERTABLE: &[&str] = &[
     "app_metadata",
     "user_metadata",
@@ -55,117 +24,65 @@ const UPSERTABLE: &[&str] = &[
     "nickname",
     "picture",
 ];
-const FORBIDDEN_APP_METADATA: &[&str] = &[
-    "__tenant",
-    "_id",
-    "blocked",
-    "clientID",
-    "created_at",
-    "email_verified",
-    "email",
-    "globalClientID",
-    "global_client_id",
-    "identities",
-    "lastIP",
-    "lastLogin",
-    "loginsCount",
-    "metadata",
-    "multifactor_last_modified",
-    "multifactor",
-    "updated_at",
-    "user_id",
-];
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+/// Auth0's error message for a password hash sent in an upsert to a user whose hash may not be
+/// replaced (Auth0 support article "Auth0 Bulk User Import Without Password Hashes"). The code
+/// is not published; this one is the emulator's (UNCONFIRMED).
+const HASH_DEFINED: &str =
+    "A custom_password_hash was provided, but the user already has password hash defined.";
 
-fn err(code: &str, path: &str, what: &str) -> Value {
-    json!({"code": code, "message": format!("Error in {path} property - {what}"), "path": path})
-}
-
-/// Schema-level problems of one user of the file.
-fn check(user: &Value) -> Vec<Value> {
-    let Value::Object(u) = user else {
-        return vec![
-            json!({"code": "INVALID_TYPE", "message": format!("Expected type object but found type {}", type_name(user)), "path": ""}),
-        ];
+/// A problem as Auth0 reports it in a job's `/errors`: `Error in <path> property - <text>`,
+/// with Auth0's own spelling of the one path its messages are known to rename.
+fn error_object(p: auth0_rules::Problem) -> Value {
+    let shown = match p.path.as_str() {
+        "password_hash" => "passwordHash",
+        other => other,
     };
-    let mut out = Vec::new();
-    if !u.contains_key("email") {
-        out.push(json!({"code": "OBJECT_REQUIRED", "message": "Missing required property: email", "path": "email"}));
-    }
-    for (k, v) in u {
-        if !KNOWN.contains(&k.as_str()) {
-            out.push(err(
-                "OBJECT_ADDITIONAL_PROPERTIES",
-                k,
-                &format!("Additional properties not allowed: {k}"),
-            ));
-            continue;
-        }
-        let want = if STRINGS.contains(&k.as_str()) {
-            "string"
-        } else if BOOLS.contains(&k.as_str()) {
-            "boolean"
-        } else if OBJECTS.contains(&k.as_str()) {
-            "object"
-        } else {
-            "array"
-        };
-        if type_name(v) != want {
-            out.push(err(
-                "INVALID_TYPE",
-                k,
-                &format!("Expected type {want} but found type {}", type_name(v)),
-            ));
-        }
-    }
-    if let Some(Value::String(e)) = u.get("email") {
-        if !crate::http::looks_like_email(e) {
-            out.push(err(
-                "FORMAT",
-                "email",
-                &format!("Object didn't pass validation for format email: {e}"),
-            ));
-        }
-    }
-    if let Some(Value::String(p)) = u.get("phone_number") {
-        let ok = p.len() >= 2
-            && p.len() <= 16
-            && p.starts_with('+')
-            && p[1..].chars().all(|c| c.is_ascii_digit());
-        if !ok {
-            out.push(err(
-                "PATTERN",
-                "phone_number",
-                &format!("String does not match pattern ^\\+[0-9]{{1,15}}$: {p}"),
-            ));
-        }
-    }
-    if let Some(Value::Object(meta)) = u.get("app_metadata") {
-        for k in meta
-            .keys()
-            .filter(|k| FORBIDDEN_APP_METADATA.contains(&k.as_str()))
-        {
-            out.push(json!({"code": "INVALID_TYPE", "message": format!("Forbidden attribute in appUser: {k}"), "path": format!("app_metadata.{k}")}));
-        }
-    }
-    if u.contains_key("password_hash") && u.contains_key("custom_password_hash") {
-        out.push(json!({"code": "NOT_PASSED", "message": "password_hash and custom_password_hash are mutually exclusive", "path": ""}));
-    }
-    out
+    let message = if p.path.is_empty() {
+        p.message
+    } else {
+        format!("Error in {shown} property - {}", p.message)
+    };
+    json!({"code": p.code, "message": message, "path": p.path})
 }
 
-/// The user as reported back in `/errors`: as provided, with password hashes masked.
+/// Every problem Auth0 reports for one user of the file on its own: its published schema, what
+/// it enforces beyond it, its e-mail format (the `auth0-rules` crate, shared with the client so
+/// that neither is more lenient than Auth0's published rules).
+fn check(user: &Value) -> Vec<Value> {
+    auth0_rules::record_problems(user)
+        .into_iter()
+        .map(error_object)
+        .collect()
+}
+
+/// Whether the user's MFA factors can be enrolled. Auth0 fails enrollment (code
+/// `MFA_FACTORS_FAILED`, "Unable to import MFA factors") for factors that pass the schema but
+/// cannot be used; its exact checks are not published. The emulator refuses a TOTP secret of
+/// fewer than 16 base32 characters (80 bits, the length of the published example) and a phone
+/// number of fewer than 7 digits (shorter than any E.164 number in service).
+fn mfa_enrollable(user: &Map<String, Value>) -> bool {
+    let Some(Value::Array(factors)) = user.get("mfa_factors") else {
+        return true;
+    };
+    factors.iter().all(|f| {
+        if let Some(secret) = f.pointer("/totp/secret").and_then(Value::as_str) {
+            return secret.len() >= 16;
+        }
+        if let Some(phone) = f.pointer("/phone/value").and_then(Value::as_str) {
+            return phone.chars().filter(char::is_ascii_digit).count() >= 7;
+        }
+        true
+    })
+}
+
+fn mfa_failed() -> Vec<Value> {
+    vec![json!({"code": "MFA_FACTORS_FAILED", "message": "Unable to import MFA factors"})]
+}
+
+/// The user as reported back in `/errors`: as provided, with password hashes masked (Auth0
+/// masks hash values; whether it masks MFA secrets is not documented, so they come back as sent
+/// and the client must mask them).
 pub fn redact(user: &Value) -> Value {
     let mut u = user.clone();
     if let Value::Object(m) = &mut u {
@@ -276,15 +193,40 @@ pub fn apply(
         match (by_email, upsert) {
             (Some(_), false) => fail(user, duplicated(), &mut summary),
             (Some(existing), true) => {
+                // A hash can replace only one imported with a hash and not used since; a user
+                // imported without one got a random hash, which no import may replace.
+                let sends_hash =
+                    u.contains_key("password_hash") || u.contains_key("custom_password_hash");
+                if sends_hash && !existing.hash_replaceable {
+                    fail(
+                        user,
+                        vec![json!({"code": "PASSWORD_HASH_DEFINED", "message": HASH_DEFINED})],
+                        &mut summary,
+                    );
+                    continue;
+                }
                 let mut doc = existing.doc.clone();
                 for k in UPSERTABLE {
                     if let Some(v) = u.get(*k) {
                         doc.insert(k.to_string(), v.clone()); // metadata is replaced, not merged
                     }
                 }
+                // "Set to false by default if email is updated by upsert but not
+                // email_verified" (Auth0's bulk-import schema page): an upsert always sends the
+                // email.
+                if !u.contains_key("email_verified") {
+                    doc.insert("email_verified".into(), json!(false));
+                }
                 doc.insert("updated_at".into(), json!(crate::time::format_ms(now_ms)));
-                store.upsert(StoredUser::new(doc));
-                summary.updated += 1;
+                let mut updated = StoredUser::new(doc);
+                updated.hash_replaceable = existing.hash_replaceable;
+                store.upsert(updated);
+                // Non-MFA changes stay applied when the factors fail (Auth0's MFA import docs).
+                if mfa_enrollable(u) {
+                    summary.updated += 1;
+                } else {
+                    fail(user, mfa_failed(), &mut summary);
+                }
             }
             (None, _) if by_id.is_some() || by_username.is_some() => fail(
                 user,
@@ -298,8 +240,15 @@ pub fn apply(
                 &mut summary,
             ),
             (None, _) => {
-                store.upsert(new_user(u, connection, now_ms + i as i64, rng));
-                summary.inserted += 1;
+                let mut created = new_user(u, connection, now_ms + i as i64, rng);
+                created.hash_replaceable =
+                    u.contains_key("password_hash") || u.contains_key("custom_password_hash");
+                store.upsert(created);
+                if mfa_enrollable(u) {
+                    summary.inserted += 1;
+                } else {
+                    fail(user, mfa_failed(), &mut summary);
+                }
             }
         }
     }
@@ -382,13 +331,138 @@ mod tests {
         }
     }
 
+    const BCRYPT: &str = "$2b$10$abcdefghijklmnopqrstuuJ1mMoYyTgd6u5o1Ms2v9Zc2Zp3yFqS6";
+
+    fn run(store: &mut UserStore, file: &[Value], upsert: bool) -> (Summary, Vec<UserError>) {
+        apply(file, upsert, &db(), store, 5_000, &mut Rng::new(2))
+    }
+
+    fn counts(s: &Summary) -> (u64, u64, u64) {
+        (s.inserted, s.updated, s.failed)
+    }
+
+    #[test]
+    fn an_upsert_without_email_verified_resets_it_to_false() {
+        let mut store = UserStore::default();
+        run(
+            &mut store,
+            &[json!({"email": "v@x.com", "email_verified": true})],
+            false,
+        );
+        let verified = |store: &UserStore| {
+            store.find_by_email_ci("v@x.com").unwrap().doc["email_verified"].clone()
+        };
+        assert_eq!(verified(&store), json!(true));
+        run(
+            &mut store,
+            &[json!({"email": "v@x.com", "email_verified": true, "name": "V"})],
+            true,
+        );
+        assert_eq!(verified(&store), json!(true));
+        let (s, _) = run(
+            &mut store,
+            &[json!({"email": "v@x.com", "name": "W"})],
+            true,
+        );
+        assert_eq!(counts(&s), (0, 1, 0));
+        assert_eq!(verified(&store), json!(false));
+    }
+
+    #[test]
+    fn a_hash_replaces_only_a_hash_that_was_imported() {
+        let mut store = UserStore::default();
+        let hash = json!({"algorithm": "md5", "hash": {"value": "00", "encoding": "hex"}});
+        run(
+            &mut store,
+            &[
+                json!({"email": "nohash@x.com"}),
+                json!({"email": "hash@x.com", "custom_password_hash": hash}),
+            ],
+            false,
+        );
+        let (s, e) = run(
+            &mut store,
+            &[
+                json!({"email": "nohash@x.com", "custom_password_hash": hash}),
+                json!({"email": "hash@x.com", "custom_password_hash": hash}),
+            ],
+            true,
+        );
+        assert_eq!(counts(&s), (0, 1, 1));
+        let (s2, e2) = run(
+            &mut store,
+            &[json!({"email": "nohash@x.com", "password_hash": BCRYPT})],
+            true,
+        );
+        assert_eq!(counts(&s2), (0, 0, 1));
+        for err in e.iter().chain(&e2) {
+            assert_eq!(err.user["email"], "nohash@x.com");
+            assert_eq!(err.errors[0]["message"], HASH_DEFINED);
+        }
+    }
+
+    #[test]
+    fn unusable_mfa_factors_fail_the_user_but_keep_the_other_changes() {
+        let mut store = UserStore::default();
+        let (s, e) = run(
+            &mut store,
+            &[
+                json!({"email": "m1@x.com", "mfa_factors": [{"totp": {"secret": "JBTWY3DPEHPK3PNP"}}]}),
+                json!({"email": "m2@x.com", "mfa_factors": [{"totp": {"secret": "ABC"}}]}),
+                json!({"email": "m3@x.com", "mfa_factors": [{"phone": {"value": "+12"}}]}),
+            ],
+            false,
+        );
+        assert_eq!(counts(&s), (1, 0, 2));
+        assert_eq!(e[0].errors[0]["code"], "MFA_FACTORS_FAILED");
+        assert_eq!(e[0].user["mfa_factors"][0]["totp"]["secret"], "ABC");
+        let (s, _) = run(
+            &mut store,
+            &[
+                json!({"email": "m1@x.com", "picture": "http://example.org/p.png", "mfa_factors": [{"phone": {"value": "+1"}}]}),
+            ],
+            true,
+        );
+        assert_eq!(counts(&s), (0, 0, 1));
+        assert_eq!(
+            store.find_by_email_ci("m1@x.com").unwrap().doc["picture"],
+            "http://example.org/p.png"
+        );
+    }
+
+    #[test]
+    fn refusals_read_as_auth0_writes_them() {
+        let mut store = UserStore::default();
+        let (s, e) = run(
+            &mut store,
+            &[
+                json!({"email": "p@x.com", "password_hash": format!("$2b$10${}", "!".repeat(53))}),
+                json!({"email": "a@b.c"}),
+                json!({"email": "ok@x.com", "custom_password_hash": {"algorithm": "scrypt",
+                        "hash": {"value": "00", "encoding": "hex"}, "keylen": 32.0}}),
+            ],
+            false,
+        );
+        assert_eq!(counts(&s), (1, 0, 2));
+        assert_eq!(
+            e[0].errors[0]["message"],
+            "Error in passwordHash property - String does not match pattern ^\\$2[ab]?\\$10+\\$[./A-Za-z0-9]{53}$"
+        );
+        assert_eq!(e[0].errors[0]["path"], "password_hash");
+        assert_eq!(e[1].errors[0]["code"], "FORMAT");
+        assert_eq!(
+            e[1].errors[0]["message"],
+            "Error in email property - Object didn't pass validation for format email: a@b.c"
+        );
+    }
+
     #[test]
     fn inserts_updates_and_fails_every_user() {
         let mut store = UserStore::default();
         let mut rng = Rng::new(1);
         let file = vec![
             json!({"email": "a@x.com", "user_id": "abc", "user_metadata": {"k": 1}}),
-            json!({"email": "b@x.com", "password_hash": "$2b$10$abc"}),
+            json!({"email": "b@x.com", "password_hash": BCRYPT}),
         ];
         let (s, e) = apply(&file, false, &db(), &mut store, 1_000, &mut rng);
         assert_eq!((s.inserted, s.updated, s.failed, s.total), (2, 0, 0, 2));
