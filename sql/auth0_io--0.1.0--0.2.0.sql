@@ -41,3 +41,8 @@ $do$;
 DROP FUNCTION @extschema@.auth0_fdw_handler();
 DROP FUNCTION @extschema@.auth0_fdw_validator(text[], oid);
 DROP FUNCTION @extschema@.auth0_fdw_meta();
+
+-- Finishing interrupted imports and finding the users of files whose answer was lost.
+CREATE FUNCTION @extschema@.auth0_import_resume(import_id text) RETURNS text
+VOLATILE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'auth0_import_resume_wrapper';
+REVOKE EXECUTE ON FUNCTION @extschema@.auth0_import_resume(text) FROM PUBLIC;

@@ -25,5 +25,7 @@ COMMENT ON VIEW @extschema@.auth0_imports IS 'Imports made with auth0_import: wh
 COMMENT ON VIEW @extschema@.auth0_import_jobs IS 'The Auth0 jobs of each import and the input positions each one holds';
 GRANT SELECT ON @extschema@.auth0_imports, @extschema@.auth0_import_jobs TO PUBLIC;
 
--- Importing creates users: only roles granted it may (GRANT EXECUTE ON FUNCTION auth0_import TO ...).
+-- Importing creates users: only roles granted it may (GRANT EXECUTE ON FUNCTION auth0_import TO
+-- ...; the same for auth0_import_resume, which sends the rest of an interrupted import).
 REVOKE EXECUTE ON FUNCTION @extschema@.auth0_import(text, jsonb, boolean, name, boolean, text, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.auth0_import_resume(text) FROM PUBLIC;

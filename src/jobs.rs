@@ -12,6 +12,8 @@
 
 use crate::error::{Error, Result};
 use crate::import::ledger::{self, from_ranges, Event};
+use crate::import::record::{self, ImportRecord, Submission};
+use crate::import::{load_import, with_liveness};
 use crate::runtime::block_on;
 use crate::server::Server;
 use auth0_api::jobs::{Job, JobErrors};
@@ -46,157 +48,7 @@ fn not_found(id: &str) -> Error {
         .with_hint("Use an id returned by auth0_import (imp_...), or an Auth0 job id (job_...) of the last 24 hours; SELECT * FROM auth0_imports lists the imports you can see.")
 }
 
-/// One import as the ledger knows it.
-struct Import {
-    id: String,
-    at: String,
-    role: String,
-    role_oid: Option<u32>,
-    server: String,
-    connection: String,
-    upsert: bool,
-    total: usize,
-    invalid: Vec<ledger::Invalid>,
-    jobs: Vec<(String, usize, Vec<usize>, Vec<String>)>,
-    refused: Vec<(usize, Vec<usize>, Vec<String>, String)>,
-    /// `Some(reason)` when submission stopped early; `None` while it may still be running.
-    ended: Option<Option<String>>,
-    summary: Option<(String, u64, u64, u64, u64, String)>,
-}
-
-/// Folds one import's events (in journal order) into what the ledger knows of it.
-fn fold_import(events: impl IntoIterator<Item = Event>) -> Option<Import> {
-    let mut imp: Option<Import> = None;
-    for ev in events {
-        match ev {
-            Event::Import {
-                id,
-                at,
-                role,
-                role_oid,
-                server,
-                connection,
-                upsert,
-                total,
-                invalid,
-                ..
-            } => {
-                imp = Some(Import {
-                    id,
-                    at,
-                    role,
-                    role_oid,
-                    server,
-                    connection,
-                    upsert,
-                    total,
-                    invalid,
-                    jobs: vec![],
-                    refused: vec![],
-                    ended: None,
-                    summary: None,
-                })
-            }
-            Event::Job {
-                auth0_job_id,
-                chunk,
-                indices,
-                emails,
-                ..
-            } => {
-                if let Some(i) = imp.as_mut() {
-                    i.jobs
-                        .push((auth0_job_id, chunk, from_ranges(&indices), emails));
-                }
-            }
-            Event::ChunkFailed {
-                chunk,
-                indices,
-                emails,
-                error,
-                ..
-            } => {
-                if let Some(i) = imp.as_mut() {
-                    i.refused
-                        .push((chunk, from_ranges(&indices), emails, error));
-                }
-            }
-            Event::Submitted { .. } => {
-                if let Some(i) = imp.as_mut() {
-                    i.ended = Some(None);
-                }
-            }
-            Event::Interrupted { reason, .. } => {
-                if let Some(i) = imp.as_mut() {
-                    i.ended = Some(Some(reason));
-                }
-            }
-            Event::Summary {
-                at,
-                status,
-                inserted,
-                updated,
-                failed,
-                total,
-                ..
-            } => {
-                if let Some(i) = imp.as_mut() {
-                    i.summary = Some((status, inserted, updated, failed, total, at));
-                }
-            }
-        }
-    }
-    imp
-}
-
-/// One import, if the current role may see it.
-fn load_import(id: &str) -> Result<Option<Import>> {
-    match fold_import(ledger::read_import(id)?) {
-        Some(i) if ledger::visible(&i.role, i.role_oid) => Ok(Some(i)),
-        Some(_) => Err(Error::invalid(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("import \"{id}\" belongs to another role"),
-        )),
-        None => Ok(None),
-    }
-}
-
-impl Import {
-    fn submitted_users(&self) -> usize {
-        self.jobs.iter().map(|j| j.2.len()).sum()
-    }
-
-    /// The input positions that were never sent to Auth0 (after an interrupted submission):
-    /// neither refused by validation, nor in a created job, nor in a refused file.
-    fn unsubmitted_indices(&self) -> Vec<usize> {
-        if !matches!(self.ended, Some(Some(_))) {
-            return vec![];
-        }
-        let mut accounted = vec![false; self.total];
-        let mut mark = |i: usize| {
-            if let Some(slot) = accounted.get_mut(i) {
-                *slot = true;
-            }
-        };
-        self.invalid.iter().for_each(|inv| mark(inv.index));
-        self.jobs
-            .iter()
-            .flat_map(|j| j.2.iter())
-            .for_each(|&i| mark(i));
-        self.refused
-            .iter()
-            .flat_map(|r| r.1.iter())
-            .for_each(|&i| mark(i));
-        (0..self.total).filter(|&i| !accounted[i]).collect()
-    }
-
-    /// Users never submitted because the statement stopped early.
-    fn unsubmitted(&self) -> usize {
-        self.unsubmitted_indices().len()
-    }
-}
-
-fn status_of_import(imp: &Import) -> Result<StatusRow> {
+fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
     let ids: Vec<String> = imp.jobs.iter().map(|j| j.0.clone()).collect();
     if let Some((status, ins, upd, failed, total, _)) = &imp.summary {
         return Ok((
@@ -216,10 +68,7 @@ fn status_of_import(imp: &Import) -> Result<StatusRow> {
     }
     let client_server = Server::find(Some(&imp.server))?;
     let client = client_server.client()?;
-    let (mut inserted, mut updated) = (0u64, 0u64);
-    let mut failed = (imp.invalid.len()
-        + imp.unsubmitted()
-        + imp.refused.iter().map(|r| r.1.len()).sum::<usize>()) as u64;
+    let (mut inserted, mut updated, mut failed) = imp.local_counts();
     let (mut done_users, mut all_finished, mut any_started, mut time_left) =
         (0u64, true, false, 0i64);
     for (job_id, _, indices, _) in &imp.jobs {
@@ -257,9 +106,14 @@ fn status_of_import(imp: &Import) -> Result<StatusRow> {
             }
         }
     }
-    let submitting = imp.ended.is_none();
+    let submitting = imp.submission == Submission::Running;
+    let unresolved = imp.unresolved_users();
     let finished = all_finished && !submitting;
-    let status = if finished {
+    // Users of a file whose answer was lost are neither imported nor failed: the import is not
+    // final until auth0_import_resume has found them.
+    let status = if finished && unresolved > 0 {
+        "outcome_unknown"
+    } else if finished {
         "completed"
     } else if any_started || done_users > 0 {
         "processing"
@@ -272,7 +126,7 @@ fn status_of_import(imp: &Import) -> Result<StatusRow> {
     } else {
         (done_users * 100 / submitted).min(99)
     } as i32;
-    if finished {
+    if status == "completed" {
         let total = imp.total as u64;
         ledger::append(&Event::Summary {
             import: imp.id.clone(),
@@ -524,7 +378,36 @@ fn auth0_job_errors(
             ));
         }
     }
-    if let Some(Some(reason)) = &imp.ended {
+    for u in &imp.unknown {
+        for &i in &u.existing {
+            rows.push((
+                Some(i as i32),
+                None,
+                u.indices.iter().position(|x| *x == i).map(|p| u.emails[p].clone()),
+                None,
+                "DUPLICATED_USER".into(),
+                "The user already exist and upsert parameter is false (found there before the import by auth0_import_resume)".into(),
+                None,
+                None,
+            ));
+        }
+        for (i, email) in u.unresolved() {
+            rows.push((
+                Some(i as i32),
+                None,
+                Some(email.to_string()),
+                None,
+                "OUTCOME_UNKNOWN".into(),
+                format!(
+                    "the answer to this user's file was lost ({}); Auth0 may have imported it: auth0_import_resume('{}') looks it up",
+                    u.error, imp.id
+                ),
+                None,
+                None,
+            ));
+        }
+    }
+    if let Submission::Interrupted(reason) = &imp.submission {
         // One row per user, like every other failure (the ledger keeps no e-mail for them).
         for i in imp.unsubmitted_indices() {
             rows.push((
@@ -601,7 +484,7 @@ fn auth0_import_ledger() -> std::result::Result<
     let mut rows = Vec::new();
     let mut visible: HashMap<(String, Option<u32>), bool> = HashMap::new();
     for id in order {
-        let Some(imp) = by_import.remove(&id).and_then(fold_import) else {
+        let Some(imp) = by_import.remove(&id).and_then(record::fold) else {
             continue;
         };
         if !*visible
@@ -610,10 +493,15 @@ fn auth0_import_ledger() -> std::result::Result<
         {
             continue;
         }
-        let submission = match &imp.ended {
-            None => "submitting".to_string(),
-            Some(None) => "submitted".to_string(),
-            Some(Some(reason)) => format!("interrupted: {reason}"),
+        let imp = with_liveness(imp).map_err(pgrx::pg_sys::panic::ErrorReport::from)?;
+        let submission = match &imp.submission {
+            Submission::Running => "submitting".to_string(),
+            Submission::Done if imp.unresolved_users() > 0 => format!(
+                "submitted; the answer to {} user(s)' file(s) was lost: auth0_import_resume finds them",
+                imp.unresolved_users()
+            ),
+            Submission::Done => "submitted".to_string(),
+            Submission::Interrupted(reason) => format!("interrupted: {reason}"),
         };
         let s = imp.summary.clone();
         rows.push((

@@ -432,3 +432,77 @@ fn a_damaged_journal_loses_nothing_after_the_damage() {
         "{warnings:?}"
     );
 }
+
+/// The answer to `POST /jobs/users-imports` breaks off after Auth0 created the job: its users are
+/// "outcome unknown" (never a false "failed"), the file is not sent again, and
+/// `auth0_import_resume` finds them by looking them up.
+#[test]
+fn a_lost_answer_is_unknown_then_reconciled_never_failed() {
+    let emu = fast_tenant(0);
+    let mut db = Db::new("lost_answer");
+    db.attach(&emu);
+    // One user exists already: a non-upsert import would get DUPLICATED_USER for it.
+    let old: String = db.one(
+        r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "there@example.com"}]')"#,
+    );
+    assert_eq!(wait_completed(&mut db, &old), (1, 1, 0, 0));
+    emu.emulator
+        .arm(auth0_emulator::state::Fault::on("POST /api/v2/jobs/users-imports").truncated());
+    let id: String = db.one(
+        r#"SELECT auth0_import('Username-Password-Authentication',
+             '[{"email": "lost1@example.com"}, {"email": "there@example.com"}, {"email": "lost2@example.com"}]')"#,
+    );
+    assert_eq!(
+        emu.emulator
+            .request_count("POST /api/v2/jobs/users-imports"),
+        2,
+        "a request that may have gone through is not sent again"
+    );
+    // Wait for the (invisible) job to run, then ask.
+    std::thread::sleep(Duration::from_millis(500));
+    let r = &db.rows(&format!(
+        "SELECT status, total, inserted, updated, failed FROM auth0_job_status('{id}')"
+    ))[0];
+    assert_eq!(
+        (
+            r.get::<_, String>(0),
+            r.get::<_, i32>(1),
+            r.get::<_, i32>(2),
+            r.get::<_, i32>(3),
+            r.get::<_, i32>(4)
+        ),
+        ("outcome_unknown".into(), 3, 0, 0, 0)
+    );
+    let codes: Vec<(i32, String)> = db
+        .rows(&format!(
+            "SELECT input_index, code FROM auth0_job_errors('{id}') ORDER BY 1"
+        ))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (0, "OUTCOME_UNKNOWN".into()),
+            (1, "OUTCOME_UNKNOWN".into()),
+            (2, "OUTCOME_UNKNOWN".into())
+        ]
+    );
+
+    db.exec(&format!("SELECT auth0_import_resume('{id}')"));
+    assert_eq!(wait_completed(&mut db, &id), (3, 2, 0, 1));
+    let codes: Vec<(i32, String)> = db
+        .rows(&format!(
+            "SELECT input_index, code FROM auth0_job_errors('{id}') ORDER BY 1"
+        ))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(codes, vec![(1, "DUPLICATED_USER".into())]);
+    assert_eq!(
+        emu.emulator
+            .request_count("POST /api/v2/jobs/users-imports"),
+        2,
+        "resuming looks users up, it does not resend the file"
+    );
+}

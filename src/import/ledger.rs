@@ -73,9 +73,16 @@ pub enum Event {
         connection_id: String,
         upsert: bool,
         external_id: Option<String>,
+        /// Asked of Auth0 for every file (kept for `auth0_import_resume`). Absent before 0.2.0.
+        #[serde(default)]
+        send_completion_email: bool,
         total: usize,
         invalid: Vec<Invalid>,
         chunks: usize,
+        /// The input positions of each file, by file number (so that an interrupted import can
+        /// be resumed from the files kept in `pending`). Absent before 0.2.0.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        chunk_indices: Vec<Ranges>,
     },
     /// An Auth0 job was created for a chunk of the import.
     Job {
@@ -94,6 +101,34 @@ pub enum Event {
         emails: Vec<String>,
         error: String,
         at: String,
+    },
+    /// A file was sent but its answer broke off, timed out or came from a gateway: Auth0 may
+    /// have created the job. Its users are neither imported nor failed until reconciled.
+    ChunkUnknown {
+        import: String,
+        chunk: usize,
+        indices: Ranges,
+        emails: Vec<String>,
+        error: String,
+        at: String,
+    },
+    /// Users of an unknown-outcome file looked up in Auth0 (`auth0_import_resume`): those found
+    /// as this import left them (`inserted`: created since the import began; `updated`: an upsert
+    /// changed them since; `existing`: there before and untouched, which Auth0 reports as
+    /// DUPLICATED_USER). Users not found stay unknown.
+    Reconciled {
+        import: String,
+        chunk: usize,
+        inserted: Ranges,
+        updated: Ranges,
+        existing: Ranges,
+        at: String,
+    },
+    /// `auth0_import_resume` began submitting the files an interrupted import had not sent.
+    Resumed {
+        import: String,
+        at: String,
+        role: String,
     },
     /// Every chunk was submitted.
     Submitted { import: String, at: String },
@@ -121,6 +156,9 @@ impl Event {
             Event::Import { id, .. } => id,
             Event::Job { import, .. }
             | Event::ChunkFailed { import, .. }
+            | Event::ChunkUnknown { import, .. }
+            | Event::Reconciled { import, .. }
+            | Event::Resumed { import, .. }
             | Event::Submitted { import, .. }
             | Event::Interrupted { import, .. }
             | Event::Summary { import, .. } => import,
@@ -190,6 +228,58 @@ fn path() -> PathBuf {
     PathBuf::from(dir)
         .join("pg_auth0_io")
         .join(format!("{}.journal", db.to_u32()))
+}
+
+/// Where the files of an import wait until Auth0 has them:
+/// `$PGDATA/pg_auth0_io/<database oid>.pending/<import id>/<file number>.json`. They hold the
+/// records as sent (password hashes included) with the data directory's protection (0700, the
+/// server's user), like the table data they came from; each is deleted once Auth0 created its
+/// job (or refused it), the directory once every file is in.
+pub fn pending_dir(import_id: &str) -> PathBuf {
+    let journal = path();
+    let mut dir = journal.clone();
+    dir.set_extension("pending");
+    dir.join(import_id)
+}
+
+fn pending_file(import_id: &str, chunk: usize) -> PathBuf {
+    pending_dir(import_id).join(format!("{chunk}.json"))
+}
+
+/// Keeps the body of file `chunk` durably until it is submitted.
+pub fn keep_pending(import_id: &str, chunk: usize, body: &[u8]) -> Result<()> {
+    let dir = pending_dir(import_id);
+    fs::create_dir_all(&dir).map_err(|e| io_error("create the pending-files directory", e))?;
+    let p = pending_file(import_id, chunk);
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&p)
+        .map_err(|e| io_error("write a pending file", e))?;
+    f.write_all(body)
+        .map_err(|e| io_error("write a pending file", e))?;
+    f.sync_data()
+        .map_err(|e| io_error("sync a pending file", e))
+}
+
+/// The body of a file not yet submitted, if it was kept.
+pub fn read_pending(import_id: &str, chunk: usize) -> Result<Option<Vec<u8>>> {
+    match fs::read(pending_file(import_id, chunk)) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error("read a pending file", e)),
+    }
+}
+
+/// Forgets a file once Auth0 has it (or refused it, or may have it): it is never sent again.
+pub fn drop_pending(import_id: &str, chunk: usize) {
+    let _ = fs::remove_file(pending_file(import_id, chunk));
+}
+
+/// Forgets every file of an import (all submitted).
+pub fn drop_all_pending(import_id: &str) {
+    let _ = fs::remove_dir_all(pending_dir(import_id));
 }
 
 fn lock(f: &File, kind: i32) -> Result<()> {

@@ -10,7 +10,11 @@
 #![allow(clippy::result_large_err, clippy::type_complexity)]
 
 pub mod ledger;
+pub mod record;
+mod resume;
 mod submit;
+
+pub use submit::submission_running;
 
 use crate::error::{Error, Result};
 use crate::runtime::block_on;
@@ -46,6 +50,31 @@ fn json_type(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
+}
+
+/// One import, if the current role may see it (else 42501), with a submission whose session is
+/// gone seen as interrupted; `None` when the ledger has no such import.
+pub fn load_import(id: &str) -> Result<Option<record::ImportRecord>> {
+    match record::fold(ledger::read_import(id)?) {
+        Some(i) if ledger::visible(&i.role, i.role_oid) => Ok(Some(with_liveness(i)?)),
+        Some(_) => Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("import \"{id}\" belongs to another role"),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A submission still marked running whose session no longer holds its lock was cut short (a
+/// crash, `kill -9`, `pg_terminate_backend`, a lost connection): it is interrupted.
+pub fn with_liveness(mut r: record::ImportRecord) -> Result<record::ImportRecord> {
+    if r.submission == record::Submission::Running && !submission_running(&r.id)? {
+        r.submission = record::Submission::Interrupted(format!(
+            "the session submitting it ended (crash, kill or lost connection) before every file was sent; auth0_import_resume('{}') sends the rest",
+            r.id
+        ));
+    }
+    Ok(r)
 }
 
 /// Every problem with every record, without calling Auth0.
@@ -288,8 +317,14 @@ fn run_import(
         )
     })?;
 
-    // 4. The ledger first, then the jobs.
+    // 4. The files kept until Auth0 has them, the ledger, then the jobs. The submission lock
+    // is taken first: from the moment the import is in the ledger, another session can tell
+    // whether this one is still submitting it.
     let id = submit::new_import_id();
+    submit::take_submission_lock(&id)?;
+    for (n, c) in chunks.iter().enumerate() {
+        ledger::keep_pending(&id, n, &c.body)?;
+    }
     ledger::append(&Event::Import {
         id: id.clone(),
         at: crate::time::now_iso(),
@@ -302,15 +337,26 @@ fn run_import(
         external_id: external_id.map(str::to_string),
         total: items.len(),
         invalid,
+        send_completion_email,
         chunks: chunks.len(),
+        chunk_indices: chunks
+            .iter()
+            .map(|c| ledger::to_ranges(&c.indices))
+            .collect(),
     })?;
-    let emails: Vec<Vec<String>> = chunks
-        .iter()
-        .map(|c| {
-            c.indices
+    let total_files = chunks.len();
+    let files = chunks
+        .into_iter()
+        .enumerate()
+        .map(|(number, c)| submit::File {
+            number,
+            emails: c
+                .indices
                 .iter()
                 .map(|&i| email_of(&items[i]).unwrap_or_default())
-                .collect()
+                .collect(),
+            indices: c.indices,
+            body: c.body,
         })
         .collect();
     submit::submit_all(
@@ -322,8 +368,8 @@ fn run_import(
             send_completion_email,
             external_id,
         },
-        chunks,
-        emails,
+        total_files,
+        files,
     )?;
     Ok(id)
 }

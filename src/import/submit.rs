@@ -5,7 +5,6 @@
 use super::ledger::{self, to_ranges, Event};
 use crate::error::{Error, Result};
 use crate::runtime::{block_on, queue_notice};
-use auth0_api::import::Chunk;
 use auth0_api::jobs::ImportRequest;
 use auth0_api::Client;
 use std::time::{Duration, Instant};
@@ -56,7 +55,62 @@ pub fn new_import_id() -> String {
     s
 }
 
-/// Records an interruption if the statement stops (ERROR, cancel) before every chunk is in.
+/// Advisory-lock keys of an import's submission. The submitting session holds the lock (at
+/// transaction level) while it submits, so another session can tell a submission that is
+/// running from one whose session is gone: a crash, `kill -9`, `pg_terminate_backend` or a
+/// lost connection releases it with the session. Two int4 keys: a constant for auth0_io and a
+/// hash of the import id (a collision only makes a dead submission look alive).
+fn lock_keys(import_id: &str) -> (i32, i32) {
+    let mut h: u32 = 0x811c_9dc5; // FNV-1a
+    for b in import_id.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    (0x6130_6930, h as i32)
+}
+
+fn spi_bool(sql: &str) -> Result<bool> {
+    pgrx::Spi::get_one::<bool>(sql)
+        .map_err(|e| {
+            Error::invalid(
+                pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("auth0_io: cannot check an import's submission lock: {e}"),
+            )
+        })
+        .map(|b| b.unwrap_or(false))
+}
+
+/// Takes the submission lock of an import for this transaction; false when another session
+/// holds it (it is submitting that import now).
+pub fn take_submission_lock(import_id: &str) -> Result<bool> {
+    let (a, b) = lock_keys(import_id);
+    spi_bool(&format!(
+        "SELECT pg_catalog.pg_try_advisory_xact_lock({a}, {b})"
+    ))
+}
+
+/// Is a session submitting this import right now?
+pub fn submission_running(import_id: &str) -> Result<bool> {
+    let (a, b) = lock_keys(import_id);
+    let free = spi_bool(&format!(
+        "SELECT pg_catalog.pg_try_advisory_lock_shared({a}, {b})"
+    ))?;
+    if free {
+        spi_bool(&format!(
+            "SELECT pg_catalog.pg_advisory_unlock_shared({a}, {b})"
+        ))?;
+    }
+    Ok(!free)
+}
+
+/// One import file: its number in the import, its input positions and e-mails, its body.
+pub struct File {
+    pub number: usize,
+    pub indices: Vec<usize>,
+    pub emails: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+/// Records an interruption if the statement stops (ERROR, cancel) before every file is in.
 struct Interruption<'a> {
     import_id: &'a str,
     armed: bool,
@@ -75,21 +129,35 @@ impl Drop for Interruption<'_> {
     }
 }
 
+/// Submits `files` (the import has `total_files` in all; the others were submitted before),
+/// keeping at most two of this import's Auth0 jobs running. Each outcome is in the ledger the
+/// moment it is known, and the file's kept copy is then dropped, so no file is ever sent twice:
+/// a created job (`Job`), a refusal (`ChunkFailed`, its users failed), or a broken answer
+/// (`ChunkUnknown`: Auth0 may have the job; `auth0_import_resume` reconciles it).
 pub fn submit_all(
     client: &Client,
     batch: &Batch,
-    chunks: Vec<Chunk>,
-    emails: Vec<Vec<String>>,
+    total_files: usize,
+    files: Vec<File>,
 ) -> Result<()> {
-    let total_chunks = chunks.len();
+    if !take_submission_lock(batch.import_id)? {
+        return Err(Error::invalid(
+            pgrx::PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+            format!(
+                "import {} is being submitted by another session",
+                batch.import_id
+            ),
+        ));
+    }
     let mut guard = Interruption {
         import_id: batch.import_id,
         armed: true,
     };
     let mut running: Vec<String> = Vec::new();
-    let mut submitted = 0usize;
+    let mut answered = 0usize;
     let mut last_notice = Instant::now();
-    for (n, (chunk, chunk_emails)) in chunks.into_iter().zip(emails).enumerate() {
+    for file in files {
+        let n = file.number;
         // Wait for a free slot among this import's own jobs.
         let mut poll = FIRST_POLL;
         loop {
@@ -117,8 +185,9 @@ pub fn submit_all(
             if last_notice.elapsed() >= NOTICE_EVERY {
                 last_notice = Instant::now();
                 queue_notice(format!(
-                    "auth0_io: import {}: {} of {total_chunks} files submitted, waiting for one of the 2 running Auth0 jobs to finish",
-                    batch.import_id, n
+                    "auth0_io: import {}: submitting file {} of {total_files}, waiting for one of the 2 running Auth0 jobs to finish",
+                    batch.import_id,
+                    n + 1
                 ));
             }
             let wait = poll.min(soonest.unwrap_or(MAX_POLL).max(FIRST_POLL));
@@ -127,56 +196,81 @@ pub fn submit_all(
         }
         let request = ImportRequest {
             connection_id: batch.connection_id.to_string(),
-            users: chunk.body.into(),
+            users: file.body.into(),
             upsert: batch.upsert,
             send_completion_email: batch.send_completion_email,
             external_id: batch.external_id.map(str::to_string),
         };
+        let indices = to_ranges(&file.indices);
+        let at = crate::time::now_iso;
+        let import = batch.import_id.to_string();
         // A 429 ("2 active import users jobs", e.g. another import of this tenant) is waited
         // out by the client, cancellably.
         match block_on(client.create_import(&request))? {
             Ok(job) => {
                 ledger::append(&Event::Job {
-                    import: batch.import_id.to_string(),
+                    import,
                     auth0_job_id: job.id.clone(),
                     chunk: n,
-                    indices: to_ranges(&chunk.indices),
-                    emails: chunk_emails,
-                    at: crate::time::now_iso(),
+                    indices,
+                    emails: file.emails,
+                    at: at(),
                 })?;
                 running.push(job.id);
-                submitted += 1;
+                answered += 1;
             }
-            Err(e) if submitted == 0 => {
-                // Nothing reached Auth0: the import simply did not happen.
+            Err(e) if e.outcome_unknown() => {
+                // Sent, but the answer is lost: Auth0 may have created the job. Never a refusal,
+                // never sent again; its users are looked up by auth0_import_resume.
+                pgrx::warning!(
+                    "auth0_io: import {}: the answer to file {} of {total_files} was lost ({e}); Auth0 may have created its job",
+                    batch.import_id,
+                    n + 1
+                );
+                ledger::append(&Event::ChunkUnknown {
+                    import,
+                    chunk: n,
+                    indices,
+                    emails: file.emails,
+                    error: e.to_string(),
+                    at: at(),
+                })?;
+                answered += 1;
+            }
+            Err(e) if answered == 0 && n == 0 => {
+                // The first file was refused: nothing reached Auth0, the import did not happen.
+                ledger::drop_all_pending(batch.import_id);
                 guard.armed = false;
                 ledger::append(&Event::Interrupted {
-                    import: batch.import_id.to_string(),
-                    at: crate::time::now_iso(),
+                    import,
+                    at: at(),
                     reason: format!("the first file was refused: {e}"),
                 })?;
                 return Err(Error::Api(e));
             }
             Err(e) => {
-                // Jobs already exist: record this file's users as failed and go on, so the
+                // Auth0 refused this file: its users are failed; the others go on, so the
                 // import id (and every job) stays reachable.
                 pgrx::warning!(
-                    "auth0_io: import {}: file {} of {total_chunks} was refused: {e}",
+                    "auth0_io: import {}: file {} of {total_files} was refused: {e}",
                     batch.import_id,
                     n + 1
                 );
                 ledger::append(&Event::ChunkFailed {
-                    import: batch.import_id.to_string(),
+                    import,
                     chunk: n,
-                    indices: to_ranges(&chunk.indices),
-                    emails: chunk_emails,
+                    indices,
+                    emails: file.emails,
                     error: e.to_string(),
-                    at: crate::time::now_iso(),
+                    at: at(),
                 })?;
+                answered += 1;
             }
         }
+        ledger::drop_pending(batch.import_id, n);
     }
     guard.armed = false;
+    ledger::drop_all_pending(batch.import_id);
     ledger::append(&Event::Submitted {
         import: batch.import_id.to_string(),
         at: crate::time::now_iso(),

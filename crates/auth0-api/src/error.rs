@@ -36,6 +36,9 @@ pub enum Error {
         attempts: u32,
         detail: String,
         timed_out: bool,
+        /// The request may have reached Auth0 (it was sent and the answer broke off, timed out,
+        /// or came from a gateway rather than Auth0); false when no connection was made.
+        maybe_delivered: bool,
     },
 
     /// A response that is not what the API documents.
@@ -68,6 +71,20 @@ impl Error {
             Error::Api { error_code, .. } => error_code.as_deref(),
             Error::Auth { error, .. } => Some(error),
             _ => None,
+        }
+    }
+
+    /// Whether Auth0 may have done what the request asked although no success was seen: the
+    /// request was sent and its answer broke off, timed out, could not be read, or came from a
+    /// gateway. For a request that is not safe to repeat (an import job) such an outcome is
+    /// unknown, not a refusal: Auth0's own error body, or a connection never made, is a refusal.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Error::Transport {
+                maybe_delivered, ..
+            } => *maybe_delivered,
+            Error::Decode { .. } => true,
+            _ => false,
         }
     }
 

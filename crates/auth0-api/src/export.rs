@@ -59,6 +59,7 @@ impl Client {
                             attempts: retries.attempts,
                             detail: describe(&e),
                             timed_out: e.is_timeout(),
+                            maybe_delivered: !e.is_connect(),
                         });
                     }
                 }
@@ -81,6 +82,7 @@ impl Download {
                 attempts: 1,
                 detail: crate::transport::describe(&e),
                 timed_out: e.is_timeout(),
+                maybe_delivered: true,
             }),
         }
     }

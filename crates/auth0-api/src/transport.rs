@@ -207,6 +207,21 @@ impl Client {
                         .after_failure(retryable, || format!("HTTP {status}"))
                         .await
                     {
+                        if !req.idempotent
+                            && is_server_error(status)
+                            && !is_auth0_error(status, &body)
+                        {
+                            // Not Auth0's refusal: the request may have gone through.
+                            return Err(Error::Transport {
+                                endpoint: req.endpoint.clone(),
+                                attempts: retries.attempts,
+                                detail: format!(
+                                    "HTTP {status} without Auth0's error body (a gateway's answer)"
+                                ),
+                                timed_out: false,
+                                maybe_delivered: true,
+                            });
+                        }
                         return Err(Error::from_response(status.as_u16(), &body, &req.endpoint));
                     }
                 }
@@ -218,6 +233,7 @@ impl Client {
                             attempts: retries.attempts,
                             detail: describe(&e),
                             timed_out: e.is_timeout(),
+                            maybe_delivered: !e.is_connect(),
                         });
                     }
                 }

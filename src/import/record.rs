@@ -1,0 +1,354 @@
+//! One import as the ledger knows it: its events (in journal order) folded into a record. Pure:
+//! whether the submitting session is still alive is asked by the caller (`Submission`).
+
+use super::ledger::{from_ranges, Event, Invalid};
+
+/// A file whose answer was lost (`ChunkUnknown`), and what looking its users up found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Unknown {
+    pub chunk: usize,
+    pub indices: Vec<usize>,
+    pub emails: Vec<String>,
+    pub error: String,
+    /// Found created since the import began.
+    pub inserted: Vec<usize>,
+    /// Found changed by this upsert.
+    pub updated: Vec<usize>,
+    /// Found there before the import and untouched (a non-upsert import: DUPLICATED_USER).
+    pub existing: Vec<usize>,
+}
+
+impl Unknown {
+    /// Users of the file whose outcome is still unknown.
+    pub fn unresolved(&self) -> Vec<(usize, &str)> {
+        self.indices
+            .iter()
+            .zip(&self.emails)
+            .filter(|(i, _)| {
+                !self.inserted.contains(i)
+                    && !self.updated.contains(i)
+                    && !self.existing.contains(i)
+            })
+            .map(|(i, e)| (*i, e.as_str()))
+            .collect()
+    }
+}
+
+/// Where the submission of an import's files stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submission {
+    /// A session is submitting (or was, and nobody has checked yet that it is gone).
+    Running,
+    /// Every file was answered.
+    Done,
+    /// Stopped before every file was sent: why.
+    Interrupted(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportRecord {
+    pub id: String,
+    pub at: String,
+    pub role: String,
+    pub role_oid: Option<u32>,
+    pub server: String,
+    pub connection: String,
+    pub connection_id: String,
+    pub upsert: bool,
+    pub external_id: Option<String>,
+    pub send_completion_email: bool,
+    pub total: usize,
+    pub invalid: Vec<Invalid>,
+    /// How many files the import was split into, and each one's input positions (empty for
+    /// imports recorded before 0.2.0).
+    pub files: usize,
+    pub file_indices: Vec<Vec<usize>>,
+    /// (Auth0 job id, file number, input positions, e-mails)
+    pub jobs: Vec<(String, usize, Vec<usize>, Vec<String>)>,
+    /// (file number, input positions, e-mails, Auth0's refusal)
+    pub refused: Vec<(usize, Vec<usize>, Vec<String>, String)>,
+    pub unknown: Vec<Unknown>,
+    pub submission: Submission,
+    /// (status, inserted, updated, failed, total, at) once final.
+    pub summary: Option<(String, u64, u64, u64, u64, String)>,
+}
+
+/// Folds one import's events into its record; `None` without its `Import` event.
+pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
+    let mut rec: Option<ImportRecord> = None;
+    for ev in events {
+        if let Event::Import {
+            id,
+            at,
+            role,
+            role_oid,
+            server,
+            connection,
+            connection_id,
+            upsert,
+            external_id,
+            send_completion_email,
+            total,
+            invalid,
+            chunks,
+            chunk_indices,
+        } = ev
+        {
+            rec = Some(ImportRecord {
+                id,
+                at,
+                role,
+                role_oid,
+                server,
+                connection,
+                connection_id,
+                upsert,
+                external_id,
+                send_completion_email,
+                total,
+                invalid,
+                files: chunks,
+                file_indices: chunk_indices.iter().map(from_ranges).collect(),
+                jobs: vec![],
+                refused: vec![],
+                unknown: vec![],
+                submission: Submission::Running,
+                summary: None,
+            });
+            continue;
+        }
+        let Some(r) = rec.as_mut() else { continue };
+        match ev {
+            Event::Import { .. } => {}
+            Event::Job {
+                auth0_job_id,
+                chunk,
+                indices,
+                emails,
+                ..
+            } => r
+                .jobs
+                .push((auth0_job_id, chunk, from_ranges(&indices), emails)),
+            Event::ChunkFailed {
+                chunk,
+                indices,
+                emails,
+                error,
+                ..
+            } => r
+                .refused
+                .push((chunk, from_ranges(&indices), emails, error)),
+            Event::ChunkUnknown {
+                chunk,
+                indices,
+                emails,
+                error,
+                ..
+            } => r.unknown.push(Unknown {
+                chunk,
+                indices: from_ranges(&indices),
+                emails,
+                error,
+                ..Unknown::default()
+            }),
+            Event::Reconciled {
+                chunk,
+                inserted,
+                updated,
+                existing,
+                ..
+            } => {
+                if let Some(u) = r.unknown.iter_mut().find(|u| u.chunk == chunk) {
+                    u.inserted.extend(from_ranges(&inserted));
+                    u.updated.extend(from_ranges(&updated));
+                    u.existing.extend(from_ranges(&existing));
+                }
+                r.summary = None;
+            }
+            Event::Resumed { .. } => {
+                r.submission = Submission::Running;
+                r.summary = None;
+            }
+            Event::Submitted { .. } => r.submission = Submission::Done,
+            Event::Interrupted { reason, .. } => r.submission = Submission::Interrupted(reason),
+            Event::Summary {
+                at,
+                status,
+                inserted,
+                updated,
+                failed,
+                total,
+                ..
+            } => r.summary = Some((status, inserted, updated, failed, total, at)),
+        }
+    }
+    rec
+}
+
+impl ImportRecord {
+    /// File numbers that were never answered: neither a job, nor refused, nor sent with a lost
+    /// answer. These are the files `auth0_import_resume` sends.
+    pub fn unsent_files(&self) -> Vec<usize> {
+        (0..self.files)
+            .filter(|n| {
+                !self.jobs.iter().any(|j| j.1 == *n)
+                    && !self.refused.iter().any(|r| r.0 == *n)
+                    && !self.unknown.iter().any(|u| u.chunk == *n)
+            })
+            .collect()
+    }
+
+    /// The input positions never sent to Auth0 after an interrupted submission: neither refused
+    /// by validation nor in any answered file.
+    pub fn unsubmitted_indices(&self) -> Vec<usize> {
+        if !matches!(self.submission, Submission::Interrupted(_)) {
+            return vec![];
+        }
+        let mut accounted = vec![false; self.total];
+        let mut mark = |i: usize| {
+            if let Some(slot) = accounted.get_mut(i) {
+                *slot = true;
+            }
+        };
+        self.invalid.iter().for_each(|inv| mark(inv.index));
+        self.jobs
+            .iter()
+            .flat_map(|j| j.2.iter())
+            .for_each(|&i| mark(i));
+        self.refused
+            .iter()
+            .flat_map(|r| r.1.iter())
+            .for_each(|&i| mark(i));
+        self.unknown
+            .iter()
+            .flat_map(|u| u.indices.iter())
+            .for_each(|&i| mark(i));
+        (0..self.total).filter(|&i| !accounted[i]).collect()
+    }
+
+    /// Users in a job (what Auth0 reports on).
+    pub fn submitted_users(&self) -> usize {
+        self.jobs.iter().map(|j| j.2.len()).sum()
+    }
+
+    /// Users of lost-answer files not yet found: neither imported nor failed.
+    pub fn unresolved_users(&self) -> usize {
+        self.unknown.iter().map(|u| u.unresolved().len()).sum()
+    }
+
+    /// (inserted, updated, failed) known without asking Auth0 about its jobs: validation
+    /// refusals, unsent users, refused files, and what reconciliation found.
+    pub fn local_counts(&self) -> (u64, u64, u64) {
+        let failed = self.invalid.len()
+            + self.unsubmitted_indices().len()
+            + self.refused.iter().map(|r| r.1.len()).sum::<usize>()
+            + self.unknown.iter().map(|u| u.existing.len()).sum::<usize>();
+        let inserted: usize = self.unknown.iter().map(|u| u.inserted.len()).sum();
+        let updated: usize = self.unknown.iter().map(|u| u.updated.len()).sum();
+        (inserted as u64, updated as u64, failed as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::ledger::to_ranges;
+
+    fn import(total: usize, files: Vec<Vec<usize>>) -> Event {
+        Event::Import {
+            id: "imp_1".into(),
+            at: "t".into(),
+            role: "r".into(),
+            role_oid: Some(10),
+            server: "s".into(),
+            connection: "c".into(),
+            connection_id: "con_1".into(),
+            upsert: false,
+            external_id: None,
+            send_completion_email: false,
+            total,
+            invalid: vec![],
+            chunks: files.len(),
+            chunk_indices: files.iter().map(|f| to_ranges(f)).collect(),
+        }
+    }
+
+    fn job(n: usize, idx: Vec<usize>) -> Event {
+        Event::Job {
+            import: "imp_1".into(),
+            auth0_job_id: format!("job_{n}"),
+            chunk: n,
+            emails: idx.iter().map(|i| format!("u{i}@x.com")).collect(),
+            indices: to_ranges(&idx),
+            at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn a_crashed_import_is_resumed_file_by_file() {
+        let files = vec![vec![0, 1], vec![2, 3], vec![4]];
+        let mut events = vec![import(5, files.clone()), job(0, vec![0, 1])];
+        let r = fold(events.clone()).unwrap();
+        assert_eq!(r.submission, Submission::Running);
+        assert_eq!(r.unsent_files(), vec![1, 2]);
+        assert!(r.unsubmitted_indices().is_empty(), "still running");
+        events.push(Event::Interrupted {
+            import: "imp_1".into(),
+            at: "t".into(),
+            reason: "gone".into(),
+        });
+        let r = fold(events.clone()).unwrap();
+        assert_eq!(r.unsubmitted_indices(), vec![2, 3, 4]);
+        assert_eq!(r.local_counts(), (0, 0, 3));
+        events.push(Event::Resumed {
+            import: "imp_1".into(),
+            at: "t".into(),
+            role: "r".into(),
+        });
+        events.push(job(1, vec![2, 3]));
+        events.push(job(2, vec![4]));
+        events.push(Event::Submitted {
+            import: "imp_1".into(),
+            at: "t".into(),
+        });
+        let r = fold(events).unwrap();
+        assert_eq!(r.submission, Submission::Done);
+        assert!(r.unsent_files().is_empty());
+        assert!(r.unsubmitted_indices().is_empty());
+        assert_eq!(r.submitted_users(), 5);
+    }
+
+    #[test]
+    fn a_lost_answer_is_unknown_until_its_users_are_found() {
+        let mut events = vec![
+            import(3, vec![vec![0, 1, 2]]),
+            Event::ChunkUnknown {
+                import: "imp_1".into(),
+                chunk: 0,
+                indices: to_ranges(&[0, 1, 2]),
+                emails: vec!["a@x.com".into(), "b@x.com".into(), "c@x.com".into()],
+                error: "timed out".into(),
+                at: "t".into(),
+            },
+            Event::Submitted {
+                import: "imp_1".into(),
+                at: "t".into(),
+            },
+        ];
+        let r = fold(events.clone()).unwrap();
+        assert_eq!(r.unresolved_users(), 3);
+        assert_eq!(r.local_counts(), (0, 0, 0), "never a false failure");
+        assert!(r.unsent_files().is_empty(), "never sent twice");
+        events.push(Event::Reconciled {
+            import: "imp_1".into(),
+            chunk: 0,
+            inserted: to_ranges(&[0, 2]),
+            updated: vec![],
+            existing: to_ranges(&[1]),
+            at: "t".into(),
+        });
+        let r = fold(events).unwrap();
+        assert_eq!(r.unresolved_users(), 0);
+        assert_eq!(r.local_counts(), (2, 0, 1));
+    }
+}

@@ -1,0 +1,172 @@
+//! `auth0_import_resume`: finishing an import whose submission stopped (an ERROR, a cancel, a
+//! crash or a killed session) and finding the users of files whose answer was lost.
+//!
+//! Files never answered are sent from the copies kept in `pending` (each exactly once: a file
+//! is forgotten the moment its answer, or its lost answer, is in the ledger). Users of a file
+//! whose answer was lost are looked up by e-mail in the import's connection: created since the
+//! import began means inserted; changed by this upsert means updated; there before and
+//! untouched (no upsert) is what Auth0 reports as DUPLICATED_USER; not found stays unknown, to
+//! be looked up again later (Auth0 may still be running that job) — never a false failure.
+
+#![allow(clippy::result_large_err)]
+
+use super::ledger::{self, to_ranges, Event};
+use super::record::{ImportRecord, Submission, Unknown};
+use super::submit;
+use crate::error::{Error, Result};
+use crate::runtime::block_on;
+use crate::server::Server;
+use pgrx::prelude::*;
+use serde_json::Value;
+
+/// Sends the files an interrupted import never sent and looks up the users of files whose
+/// answer was lost; returns the import id (for `auth0_job_status`). Calling it again is
+/// harmless: a finished import is left as it is (with a NOTICE).
+///
+/// Errors: 42704 unknown import; 42501 another role's import; 55006 another session is
+/// submitting it now; 55000 a file to send was not kept (imports made before 0.2.0, or whose
+/// first file Auth0 refused).
+#[pg_extern(sql = r#"
+CREATE FUNCTION auth0_import_resume(import_id text) RETURNS text
+VOLATILE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'auth0_import_resume_wrapper';
+"#)]
+fn auth0_import_resume(
+    import_id: &str,
+) -> std::result::Result<String, pgrx::pg_sys::panic::ErrorReport> {
+    Ok(resume(import_id)?)
+}
+
+fn resume(id: &str) -> Result<String> {
+    let rec = super::load_import(id)?.ok_or_else(|| {
+        Error::invalid(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("import \"{id}\" does not exist"),
+        )
+        .with_hint("SELECT import_id, submission FROM auth0_imports lists the imports you can see.")
+    })?;
+    if rec.submission == Submission::Running {
+        return Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+            format!("import {id} is being submitted by another session"),
+        )
+        .with_hint("Wait for that statement to end (or cancel it), then resume."));
+    }
+    if !submit::take_submission_lock(id)? {
+        return Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+            format!("import {id} is being resumed by another session"),
+        ));
+    }
+    let server = Server::find(Some(&rec.server))?;
+    let client = server.client()?;
+
+    // 1. Users of files whose answer was lost.
+    for u in &rec.unknown {
+        if !u.unresolved().is_empty() {
+            reconcile(client, &rec, u)?;
+        }
+    }
+
+    // 2. Files never sent.
+    let unsent = rec.unsent_files();
+    if matches!(rec.submission, Submission::Interrupted(_)) && !unsent.is_empty() {
+        let mut files = Vec::new();
+        for n in unsent {
+            let body = ledger::read_pending(id, n)?;
+            let (Some(body), Some(indices)) = (body, rec.file_indices.get(n)) else {
+                return Err(Error::invalid(
+                    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("file {} of import {id} was not kept, so it cannot be sent", n + 1),
+                )
+                .with_detail("Imports made before auth0_io 0.2.0 keep no files, and an import whose first file Auth0 refused did not happen.")
+                .with_hint(format!("auth0_job_errors('{id}') lists the NOT_SUBMITTED users by input_index: import them again with auth0_import.")));
+            };
+            let emails = emails_of(&body);
+            files.push(submit::File {
+                number: n,
+                indices: indices.clone(),
+                emails,
+                body,
+            });
+        }
+        ledger::append(&Event::Resumed {
+            import: id.to_string(),
+            at: crate::time::now_iso(),
+            role: ledger::current_role(),
+        })?;
+        submit::submit_all(
+            client,
+            &submit::Batch {
+                import_id: id,
+                connection_id: &rec.connection_id,
+                upsert: rec.upsert,
+                send_completion_email: rec.send_completion_email,
+                external_id: rec.external_id.as_deref(),
+            },
+            rec.files,
+            files,
+        )?;
+    } else if rec.unknown.is_empty() {
+        pgrx::notice!("auth0_io: import {id} has nothing to resume: every file was answered");
+    }
+    Ok(id.to_string())
+}
+
+/// The e-mails of a kept file's records, lower-cased, in order.
+fn emails_of(body: &[u8]) -> Vec<String> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(items)) => items
+            .iter()
+            .map(|u| {
+                u.get("email")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+                    .unwrap_or_default()
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Looks up the unresolved users of one lost-answer file and records what was found.
+fn reconcile(client: &auth0_api::Client, rec: &ImportRecord, u: &Unknown) -> Result<()> {
+    let began = crate::time::parse_iso_to_pg_micros(&rec.at).unwrap_or(i64::MAX);
+    let since = |user: &auth0_api::users::User, field: &str| {
+        user.get(field)
+            .and_then(Value::as_str)
+            .and_then(crate::time::parse_iso_to_pg_micros)
+            .is_some_and(|t| t >= began)
+    };
+    let fields: Vec<String> = ["email", "created_at", "updated_at", "identities"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let (mut inserted, mut updated, mut existing) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, email) in u.unresolved() {
+        let found = block_on(client.users_by_email(email, Some(&fields)))??;
+        let Some(user) = found.into_iter().find(|x| {
+            x.get("identities")
+                .and_then(|ids| ids.get(0))
+                .and_then(|id| id.get("connection"))
+                .and_then(Value::as_str)
+                == Some(rec.connection.as_str())
+        }) else {
+            continue; // not (yet) there: still unknown
+        };
+        if since(&user, "created_at") {
+            inserted.push(i);
+        } else if rec.upsert && since(&user, "updated_at") {
+            updated.push(i);
+        } else if !rec.upsert {
+            existing.push(i);
+        }
+    }
+    ledger::append(&Event::Reconciled {
+        import: rec.id.clone(),
+        chunk: u.chunk,
+        inserted: to_ranges(&inserted),
+        updated: to_ranges(&updated),
+        existing: to_ranges(&existing),
+        at: crate::time::now_iso(),
+    })
+}
