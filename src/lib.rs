@@ -2,12 +2,14 @@
 //!
 //! Table of contents:
 //! - [`fdw`]: the `auth0` foreign data wrapper (`auth0.users`), its pushdown and its scans;
-//! - [`import`]: `auth0_validate_users`, `auth0_import` and the ledger of imports;
+//! - [`import`]: `auth0_validate_users`, `auth0_import`, `auth0_import_resume`, the ledger of
+//!   imports and each import's record;
 //! - [`jobs`]: `auth0_job_status`, `auth0_job_errors` and the ledger views' functions;
 //! - [`server`] and [`options`]: servers, user mappings and their options;
 //! - [`runtime`]: running the async client inside a backend, cancellably, with progress NOTICEs;
 //! - [`error`]: the one error type and its SQLSTATEs;
 //! - [`time`]: Auth0 timestamps to and from Postgres;
+//! - [`jsonb_arg`]: `jsonb` arguments read without pgrx's panicking `JsonB` conversion;
 //! - `sql/`: the hand-written SQL: the wrapper itself, export helpers (default fields view,
 //!   exported user -> import record).
 
@@ -19,6 +21,7 @@ pub mod error;
 pub mod fdw;
 pub mod import;
 pub mod jobs;
+pub mod jsonb_arg;
 pub mod options;
 pub mod runtime;
 pub mod server;

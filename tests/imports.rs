@@ -506,3 +506,53 @@ fn a_lost_answer_is_unknown_then_reconciled_never_failed() {
         "resuming looks users up, it does not resend the file"
     );
 }
+
+/// Valid jsonb that serde_json cannot read (a number beyond a double, nesting deeper than 128)
+/// is a clear 22023 naming the record and path, never XX000 with a backtrace; a huge invalid
+/// value is cut in the DETAIL.
+#[test]
+fn unreadable_and_huge_values_get_clear_errors() {
+    let mut db = Db::new("unreadable");
+    let e = db.error(
+        r#"SELECT * FROM auth0_validate_users('[{"email": "a@b.co"}, {"email": "a@b.co", "user_metadata": {"n": 1e1000}}]')"#,
+    );
+    assert_eq!(e.code, "22023", "{}", e.text());
+    assert_eq!(
+        e.message,
+        "users holds a value auth0_io cannot read at input_index 1, path user_metadata.n: number out of range"
+    );
+    assert!(e.hint.is_some());
+    let deep = format!(
+        r#"SELECT * FROM auth0_validate_users(('[{{"email": "a@b.co", "user_metadata": {{"a": ' || repeat('[', 130) || repeat(']', 130) || '}}}}]')::jsonb)"#
+    );
+    let e = db.error(&deep);
+    assert_eq!(e.code, "22023", "{}", e.text());
+    assert!(
+        e.message.starts_with(
+            "users holds a value auth0_io cannot read at input_index 0, path user_metadata.a[0][0]"
+        ),
+        "{}",
+        e.message
+    );
+    assert!(e.message.len() < 400, "{}", e.message);
+    for text in [e.text(), e.detail.clone().unwrap_or_default()] {
+        assert!(
+            !text.contains(".rs:") && !text.contains("backtrace"),
+            "{text}"
+        );
+    }
+    // The same through auth0_import, before anything is sent.
+    let e = db.error(
+        r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "a@b.co", "user_metadata": {"n": -1e400}}]')"#,
+    );
+    assert_eq!(e.code, "22023", "{}", e.text());
+    // A 5 MB invalid e-mail: refused, and cut in the DETAIL.
+    let e = db.error(
+        "SELECT auth0_import('Username-Password-Authentication',
+                jsonb_build_array(jsonb_build_object('email', repeat('x', 5000000) || '@')))",
+    );
+    assert_eq!(e.code, "22023", "{}", e.text());
+    let detail = e.detail.unwrap_or_default();
+    assert!(detail.contains("FORMAT"), "{detail}");
+    assert!(detail.len() < 1000, "DETAIL of {} bytes", detail.len());
+}

@@ -17,25 +17,27 @@ mod submit;
 pub use submit::submission_running;
 
 use crate::error::{Error, Result};
+use crate::jsonb_arg::JsonbText;
 use crate::runtime::block_on;
 use crate::server::Server;
 use auth0_api::import::{self, Problem};
 use ledger::{Event, Invalid, InvalidProblem};
 use pgrx::prelude::*;
-use pgrx::JsonB;
 use serde_json::Value;
 use std::ffi::CStr;
 
 /// How many problems an error message lists before "and N more".
 const SHOWN_PROBLEMS: usize = 5;
 
-fn batch(users: Option<&JsonB>) -> Result<&Vec<Value>> {
-    match users.map(|u| &u.0) {
+/// The `users` argument as records: a JSON array, read without pgrx's `JsonB` (see
+/// `jsonb_arg`), else 22004/22023 with a hint.
+fn batch(users: Option<&JsonbText>) -> Result<Vec<Value>> {
+    match users.map(|u| u.parse("users")).transpose()? {
         Some(Value::Array(items)) => Ok(items),
         None => Err(Error::invalid(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "users must not be NULL")),
         Some(other) => Err(Error::invalid(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("users must be a JSON array of user objects, not a JSON {}", json_type(other)),
+            format!("users must be a JSON array of user objects, not a JSON {}", json_type(&other)),
         )
         .with_hint("Build one with jsonb_agg(...), e.g. (SELECT jsonb_agg(jsonb_build_object('email', email)) FROM staging).")),
     }
@@ -80,7 +82,7 @@ pub fn with_liveness(mut r: record::ImportRecord) -> Result<record::ImportRecord
 /// Every problem with every record, without calling Auth0.
 #[pg_extern(stable, parallel_safe)]
 fn auth0_validate_users(
-    users: Option<JsonB>,
+    users: Option<JsonbText>,
 ) -> std::result::Result<
     TableIterator<
         'static,
@@ -94,7 +96,7 @@ fn auth0_validate_users(
     pgrx::pg_sys::panic::ErrorReport,
 > {
     let items = batch(users.as_ref())?;
-    let rows: Vec<_> = import::validate(items)
+    let rows: Vec<_> = import::validate(&items)
         .into_iter()
         .map(|p| (p.index as i32, p.path, p.code.to_string(), p.message))
         .collect();
@@ -206,7 +208,7 @@ CREATE FUNCTION auth0_import(
 #[allow(clippy::too_many_arguments)]
 fn auth0_import(
     connection: Option<&str>,
-    users: Option<JsonB>,
+    users: Option<JsonbText>,
     upsert: Option<bool>,
     server: Option<&CStr>,
     send_completion_email: Option<bool>,
@@ -226,7 +228,7 @@ fn auth0_import(
 
 fn run_import(
     connection: Option<&str>,
-    users: Option<&JsonB>,
+    users: Option<&JsonbText>,
     upsert: bool,
     server: Option<&str>,
     send_completion_email: bool,
@@ -252,7 +254,7 @@ fn run_import(
     }
 
     // 1. Validate everything before anything is sent.
-    let problems = import::validate(items);
+    let problems = import::validate(&items);
     if !problems.is_empty() && !skip_invalid {
         let bad: std::collections::BTreeSet<usize> = problems.iter().map(|p| p.index).collect();
         return Err(Error::invalid(
