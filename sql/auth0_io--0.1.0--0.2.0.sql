@@ -46,3 +46,10 @@ DROP FUNCTION @extschema@.auth0_fdw_meta();
 CREATE FUNCTION @extschema@.auth0_import_resume(import_id text) RETURNS text
 VOLATILE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'auth0_import_resume_wrapper';
 REVOKE EXECUTE ON FUNCTION @extschema@.auth0_import_resume(text) FROM PUBLIC;
+
+-- Purging the ledger (old imports; what DROP DATABASE leaves behind).
+CREATE FUNCTION @extschema@.auth0_import_purge(older_than interval DEFAULT '30 days') RETURNS int
+VOLATILE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'auth0_import_purge_wrapper';
+CREATE FUNCTION @extschema@.auth0_import_purge_dropped_databases() RETURNS int
+VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'auth0_import_purge_dropped_databases_wrapper';
+REVOKE EXECUTE ON FUNCTION @extschema@.auth0_import_purge_dropped_databases() FROM PUBLIC;

@@ -29,3 +29,5 @@ GRANT SELECT ON @extschema@.auth0_imports, @extschema@.auth0_import_jobs TO PUBL
 -- ...; the same for auth0_import_resume, which sends the rest of an interrupted import).
 REVOKE EXECUTE ON FUNCTION @extschema@.auth0_import(text, jsonb, boolean, name, boolean, text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.auth0_import_resume(text) FROM PUBLIC;
+-- Deleting the ledgers of dropped databases touches every database's: superusers only.
+REVOKE EXECUTE ON FUNCTION @extschema@.auth0_import_purge_dropped_databases() FROM PUBLIC;

@@ -471,20 +471,11 @@ fn auth0_import_ledger() -> std::result::Result<
     >,
     pgrx::pg_sys::panic::ErrorReport,
 > {
-    // One read of the journal, grouped by import in order of first appearance.
-    let mut order: Vec<String> = Vec::new();
-    let mut by_import: HashMap<String, Vec<Event>> = HashMap::new();
-    for ev in ledger::read_all().map_err(pgrx::pg_sys::panic::ErrorReport::from)? {
-        let id = ev.import_id().to_string();
-        if !by_import.contains_key(&id) {
-            order.push(id.clone());
-        }
-        by_import.entry(id).or_default().push(ev);
-    }
+    let imports = ledger::read_imports().map_err(pgrx::pg_sys::panic::ErrorReport::from)?;
     let mut rows = Vec::new();
     let mut visible: HashMap<(String, Option<u32>), bool> = HashMap::new();
-    for id in order {
-        let Some(imp) = by_import.remove(&id).and_then(record::fold) else {
+    for events in imports {
+        let Some(imp) = record::fold(events) else {
             continue;
         };
         if !*visible
@@ -544,7 +535,11 @@ fn auth0_import_ledger_jobs() -> std::result::Result<
     let mut rows = Vec::new();
     let mut roles: HashMap<(String, Option<u32>), bool> = HashMap::new();
     let mut owner: HashMap<String, (String, Option<u32>)> = HashMap::new();
-    for ev in ledger::read_all().map_err(pgrx::pg_sys::panic::ErrorReport::from)? {
+    let events = ledger::read_imports()
+        .map_err(pgrx::pg_sys::panic::ErrorReport::from)?
+        .into_iter()
+        .flatten();
+    for ev in events {
         match ev {
             Event::Import {
                 id, role, role_oid, ..

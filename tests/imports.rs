@@ -174,8 +174,11 @@ fn invalid_batches_are_refused_or_skipped() {
     assert_eq!(record["custom_password_hash"], "*****");
     assert_eq!(record["mfa_factors"][0]["totp"]["secret"], "*****");
     let journal: String = db.one(
-        "SELECT pg_read_file('pg_auth0_io/' || oid || '.journal') FROM pg_database WHERE datname = current_database()",
+        "SELECT string_agg(pg_read_file('pg_auth0_io/' || d.oid || '/' || f), '')
+           FROM pg_database d, pg_ls_dir('pg_auth0_io/' || d.oid) f
+          WHERE d.datname = current_database() AND f LIKE '%.journal'",
     );
+    assert!(journal.contains("bad2@"), "the journals were read");
     for secret in [
         "hunter2-secret",
         "plain-secret-hash",
@@ -389,12 +392,12 @@ fn a_damaged_journal_loses_nothing_after_the_damage() {
     let first: String = db.one(
         r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "before@example.com"}]')"#,
     );
-    let journal: String = db.one(
-        "SELECT current_setting('data_directory') || '/pg_auth0_io/' || oid || '.journal'
-           FROM pg_database WHERE datname = current_database()",
-    );
+    let journal: String = db.one(&format!(
+        "SELECT current_setting('data_directory') || '/pg_auth0_io/' || oid || '/{first}.journal'
+           FROM pg_database WHERE datname = current_database()"
+    ));
     // Damage, as a crash or a disk could leave it: invalid UTF-8 on a line of its own, then a
-    // last line cut before its newline.
+    // last line cut before its newline. The import's next event (its summary) must still land.
     {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
@@ -424,6 +427,13 @@ fn a_damaged_journal_loses_nothing_after_the_damage() {
         .unwrap()
         .get(0);
     assert_eq!(listed, 2, "nothing after the damage is lost");
+    assert_eq!(
+        db.one::<String>(&format!(
+            "SELECT status FROM auth0_imports WHERE import_id = '{first}'"
+        )),
+        "completed",
+        "the summary written after the damage is read"
+    );
     let warnings = notices.lock().unwrap().clone();
     assert!(
         warnings
@@ -522,10 +532,8 @@ fn unreadable_and_huge_values_get_clear_errors() {
         "users holds a value auth0_io cannot read at input_index 1, path user_metadata.n: number out of range"
     );
     assert!(e.hint.is_some());
-    let deep = format!(
-        r#"SELECT * FROM auth0_validate_users(('[{{"email": "a@b.co", "user_metadata": {{"a": ' || repeat('[', 130) || repeat(']', 130) || '}}}}]')::jsonb)"#
-    );
-    let e = db.error(&deep);
+    let deep = r#"SELECT * FROM auth0_validate_users(('[{"email": "a@b.co", "user_metadata": {"a": ' || repeat('[', 130) || repeat(']', 130) || '}}]')::jsonb)"#;
+    let e = db.error(deep);
     assert_eq!(e.code, "22023", "{}", e.text());
     assert!(
         e.message.starts_with(
@@ -555,4 +563,64 @@ fn unreadable_and_huge_values_get_clear_errors() {
     let detail = e.detail.unwrap_or_default();
     assert!(detail.contains("FORMAT"), "{detail}");
     assert!(detail.len() < 1000, "DETAIL of {} bytes", detail.len());
+}
+
+/// Old, final imports are purged on request; a running one is kept; what `DROP DATABASE` leaves
+/// behind is deleted by a superuser; a query about one import reads only its own journal.
+#[test]
+fn the_ledger_can_be_purged() {
+    let emu = fast_tenant(0);
+    let mut db = Db::new("purge");
+    db.attach(&emu);
+    let done: String = db.one(
+        r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "p1@example.com"}]')"#,
+    );
+    assert_eq!(wait_completed(&mut db, &done), (1, 1, 0, 0));
+    let journals = |db: &mut Db| -> i64 {
+        db.one(
+            "SELECT count(*) FROM pg_database d, pg_ls_dir('pg_auth0_io/' || d.oid) f
+              WHERE d.datname = current_database() AND f LIKE '%.journal'",
+        )
+    };
+    assert_eq!(journals(&mut db), 1);
+    assert_eq!(
+        db.one::<i32>("SELECT auth0_import_purge('1 hour')"),
+        0,
+        "too recent"
+    );
+    assert_eq!(db.one::<i32>("SELECT auth0_import_purge('0 seconds')"), 1);
+    assert_eq!(db.one::<i64>("SELECT count(*) FROM auth0_imports"), 0);
+    assert_eq!(journals(&mut db), 0);
+    assert_eq!(
+        db.error("SELECT auth0_import_purge('-1 day')").code,
+        "22023"
+    );
+    // An id typed by a user never names a file.
+    assert_eq!(
+        db.error("SELECT * FROM auth0_job_status('imp_../../../global/pg_control')")
+            .code,
+        "42704"
+    );
+
+    // DROP DATABASE leaves a ledger (with e-mail addresses) behind; a superuser deletes it.
+    let data_dir: String = db.one("SHOW data_directory");
+    let mut other = Db::new("purge_dropped");
+    other.attach(&emu);
+    let id: String = other.one(
+        r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "p2@example.com"}]')"#,
+    );
+    assert_eq!(wait_completed(&mut other, &id), (1, 1, 0, 0));
+    let oid: i32 =
+        other.one("SELECT oid::int4 FROM pg_database WHERE datname = current_database()");
+    let ledger = std::path::Path::new(&data_dir).join(format!("pg_auth0_io/{oid}"));
+    drop(other);
+    assert!(ledger.exists(), "DROP DATABASE cannot remove it");
+    assert!(db.one::<i32>("SELECT auth0_import_purge_dropped_databases()") >= 1);
+    assert!(!ledger.exists());
+    // This database's own ledger is kept.
+    let kept: String = db.one(
+        r#"SELECT auth0_import('Username-Password-Authentication', '[{"email": "p3@example.com"}]')"#,
+    );
+    db.exec("SELECT auth0_import_purge_dropped_databases()");
+    assert_eq!(wait_completed(&mut db, &kept), (1, 1, 0, 0));
 }

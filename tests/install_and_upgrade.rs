@@ -192,7 +192,7 @@ fn when_the_name_auth0_is_taken_the_extension_installs_and_a_wrapper_of_another_
     );
 }
 
-/// `$PGDATA/pg_auth0_io/<database oid>.journal` of the test database.
+/// `$PGDATA/pg_auth0_io/<database oid>.journal`: the test database's journal as 0.1.0 kept it.
 fn journal_path(db: &mut Db) -> std::path::PathBuf {
     let dir: String = db.one("SHOW data_directory");
     let oid: i32 = db.one("SELECT oid::int4 FROM pg_database WHERE datname = current_database()");
@@ -227,15 +227,15 @@ fn upgrades_from_0_1_0_in_place_and_equals_a_fresh_install() {
                              '[{\"email\": \"old1@example.com\"}, {\"email\": \"old2@example.com\"}]')",
     );
     assert_eq!(wait_completed(&mut db, &before), (2, 2, 0, 0));
-    // Journal lines as 0.1.0 wrote them (format 1, no "v"), appended to this database's journal.
+    // Journal lines as 0.1.0 wrote them (format 1, no "v"), in 0.1.0's one journal per database,
+    // owned by the server's user as the server would have written it.
     {
-        use std::io::Write;
-        let old = include_str!("fixtures/journal-format-1.journal");
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(journal_path(&mut db))
-            .expect("the journal exists after an import (the test runs as root)");
-        f.write_all(old.as_bytes()).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let path = journal_path(&mut db);
+        let owner = std::fs::metadata(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, include_str!("fixtures/journal-format-1.journal"))
+            .expect("the test runs as root");
+        std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
     }
 
     db.exec("ALTER EXTENSION auth0_io UPDATE");

@@ -1,21 +1,26 @@
-//! The ledger of imports: an append-only journal file per database, outside transactions.
+//! The ledger of imports: append-only journals, outside transactions.
 //!
 //! Auth0 has no "list jobs" endpoint, and an Auth0 job exists as soon as it is created, whatever
 //! happens to the SQL transaction that created it. A table would lose the record of submitted
 //! jobs on ROLLBACK (or when the statement is cancelled after the first job was submitted). So
-//! every event is appended, fsync'ed, to `$PGDATA/pg_auth0_io/<database oid>.journal` (one JSON
-//! object per line, under an exclusive lock) the moment it happens; the `auth0_imports` and
-//! `auth0_import_jobs` views read it. It is not replicated and not part of pg_dump (see README).
+//! every event is appended, fsync'ed, to its import's journal
+//! `$PGDATA/pg_auth0_io/<database oid>/<import id>.journal` (one JSON object per line, under an
+//! exclusive lock) the moment it happens. One file per import keeps the cost of a query about
+//! one import independent of how many there are, and lets old imports be purged by deleting
+//! files (`auth0_import_purge`). auth0_io 0.1.0 wrote one journal per database,
+//! `$PGDATA/pg_auth0_io/<database oid>.journal`: still read, never appended to. The ledger is
+//! not replicated and not part of pg_dump (see README).
 
 use crate::error::{Error, Result};
 use pgrx::{pg_sys, PgSqlErrorCode};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Input positions as inclusive ranges (`[[0, 999], [1001, 1500]]`): compact for batches where
 /// few records were left out.
@@ -214,32 +219,251 @@ fn io_error(what: &str, e: std::io::Error) -> Error {
     .with_hint("The ledger lives in $PGDATA/pg_auth0_io/; check the server's disk and permissions.")
 }
 
-/// The journal of the current database.
-fn path() -> PathBuf {
-    // SAFETY: DataDir is set for the whole life of a backend; MyDatabaseId once connected.
-    let (dir, db) = unsafe {
-        (
-            CStr::from_ptr(pg_sys::DataDir)
-                .to_string_lossy()
-                .into_owned(),
-            pg_sys::MyDatabaseId,
+/// `$PGDATA/pg_auth0_io`.
+fn root() -> PathBuf {
+    // SAFETY: DataDir is set for the whole life of a backend.
+    let dir = unsafe { CStr::from_ptr(pg_sys::DataDir) }
+        .to_string_lossy()
+        .into_owned();
+    PathBuf::from(dir).join("pg_auth0_io")
+}
+
+fn database_oid() -> u32 {
+    // SAFETY: MyDatabaseId is set once the backend is connected to a database.
+    unsafe { pg_sys::MyDatabaseId }.to_u32()
+}
+
+/// The current database's directory of import journals.
+fn dir() -> PathBuf {
+    root().join(database_oid().to_string())
+}
+
+/// The 0.1.0 journal of the current database (read, never appended to).
+fn legacy_journal() -> PathBuf {
+    root().join(format!("{}.journal", database_oid()))
+}
+
+/// Only ids this extension makes (`imp_` and lower-case letters and digits) name files: an id
+/// typed by a user never becomes a path.
+fn is_import_id(id: &str) -> bool {
+    id.strip_prefix("imp_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.len() <= 40
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+fn journal_of(id: &str) -> Option<PathBuf> {
+    is_import_id(id).then(|| dir().join(format!("{id}.journal")))
+}
+
+fn lock(f: &File, kind: i32) -> Result<()> {
+    // SAFETY: a valid open file descriptor.
+    if unsafe { libc::flock(f.as_raw_fd(), kind) } != 0 {
+        return Err(io_error(
+            "lock the journal",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Appends one event to its import's journal, durably, before returning.
+pub fn append(event: &Event) -> Result<()> {
+    let p = journal_of(event.import_id()).ok_or_else(|| {
+        io_error(
+            "name a journal",
+            std::io::Error::other("not an import id of auth0_io"),
         )
+    })?;
+    fs::create_dir_all(dir()).map_err(|e| io_error("create the journal directory", e))?;
+    let mut line =
+        encode(event).map_err(|e| io_error("encode an event", std::io::Error::other(e)))?;
+    line.push(b'\n');
+    let mut f = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(&p)
+        .map_err(|e| io_error("open the journal", e))?;
+    lock(&f, libc::LOCK_EX)?;
+    // A crash (or damage) can leave the last line without its newline: start on a fresh line,
+    // so that this event is never glued to a damaged one.
+    let len = f
+        .metadata()
+        .map_err(|e| io_error("read the journal's size", e))?
+        .len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        f.read_exact_at(&mut last, len - 1)
+            .map_err(|e| io_error("read the journal", e))?;
+        if last[0] != b'\n' {
+            line.insert(0, b'\n');
+        }
+    }
+    f.write_all(&line)
+        .map_err(|e| io_error("write the journal", e))?;
+    f.sync_data().map_err(|e| io_error("sync the journal", e))?;
+    // The lock goes with the file.
+    Ok(())
+}
+
+/// Every event of one journal file, in order. A damaged line (cut by a crash, bad bytes, not an
+/// event) is skipped with a WARNING naming the file and the line; the lines after it are read
+/// as usual. A missing file has no events.
+fn read_file(p: &Path) -> Result<Vec<Event>> {
+    let f = match File::open(p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(io_error("open the journal", e)),
     };
-    PathBuf::from(dir)
-        .join("pg_auth0_io")
-        .join(format!("{}.journal", db.to_u32()))
+    lock(&f, libc::LOCK_SH)?;
+    let mut out = Vec::new();
+    for (n, line) in BufReader::new(f).split(b'\n').enumerate() {
+        let line = line.map_err(|e| io_error("read the journal", e))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match decode(&line) {
+            Ok(ev) => out.push(ev),
+            Err(e) => pgrx::warning!(
+                "auth0_io ledger: skipping damaged line {} of {}: {e}",
+                n + 1,
+                p.display()
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// The events of one import, in order: its own journal, after its lines in the 0.1.0 journal
+/// for an import made by 0.1.0 (whose later events, e.g. its summary, go to its own journal).
+pub fn read_import(id: &str) -> Result<Vec<Event>> {
+    let mut events: Vec<Event> = read_file(&legacy_journal())?
+        .into_iter()
+        .filter(|e| e.import_id() == id)
+        .collect();
+    if let Some(p) = journal_of(id) {
+        events.extend(read_file(&p)?);
+    }
+    Ok(events)
+}
+
+/// Every import's events (each import's in order), imports in the order they were made.
+pub fn read_imports() -> Result<Vec<Vec<Event>>> {
+    let mut by_id: HashMap<String, Vec<Event>> = HashMap::new();
+    for ev in read_file(&legacy_journal())? {
+        by_id
+            .entry(ev.import_id().to_string())
+            .or_default()
+            .push(ev);
+    }
+    let entries = match fs::read_dir(dir()) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+        Err(e) => return Err(io_error("list the journal directory", e)),
+    };
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_suffix(".journal").filter(|id| is_import_id(id)) else {
+            continue;
+        };
+        let events = read_file(&entry.path())?;
+        by_id.entry(id.to_string()).or_default().extend(events);
+    }
+    let mut imports: Vec<Vec<Event>> = by_id.into_values().collect();
+    // In the order they were made: the `at` of each import's first event (ISO-8601 UTC sorts).
+    imports.sort_by(|a, b| first_at(a).cmp(first_at(b)));
+    Ok(imports)
+}
+
+fn first_at(events: &[Event]) -> &str {
+    match events.first() {
+        Some(Event::Import { at, .. }) => at,
+        _ => "",
+    }
+}
+
+/// Deletes the ledger of imports `ids`: their journals, their kept files, and their lines in
+/// the 0.1.0 journal (rewritten without them, then renamed over it).
+pub fn purge(ids: &HashSet<String>) -> Result<()> {
+    for id in ids {
+        if let Some(p) = journal_of(id) {
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("delete a journal", e)),
+            }
+        }
+        drop_all_pending(id);
+    }
+    let legacy = legacy_journal();
+    let Ok(f) = File::open(&legacy) else {
+        return Ok(());
+    };
+    lock(&f, libc::LOCK_EX)?;
+    let mut kept = Vec::new();
+    let mut removed = false;
+    for line in BufReader::new(&f).split(b'\n') {
+        let line = line.map_err(|e| io_error("read the journal", e))?;
+        let purged = decode(&line).is_ok_and(|ev| ids.contains(ev.import_id()));
+        removed |= purged;
+        if !purged && !line.is_empty() {
+            kept.extend_from_slice(&line);
+            kept.push(b'\n');
+        }
+    }
+    if removed {
+        let tmp = legacy.with_extension("journal.purging");
+        fs::write(&tmp, &kept).map_err(|e| io_error("rewrite the journal", e))?;
+        File::open(&tmp)
+            .and_then(|t| t.sync_all())
+            .map_err(|e| io_error("sync the journal", e))?;
+        fs::rename(&tmp, &legacy).map_err(|e| io_error("rewrite the journal", e))?;
+    }
+    Ok(())
+}
+
+/// The databases (by OID) that have a ledger here: directories and 0.1.0 journals named
+/// `<oid>`/`<oid>.journal`.
+pub fn ledger_databases() -> Result<std::collections::BTreeSet<u32>> {
+    let entries = match fs::read_dir(root()) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => return Err(io_error("list the ledger directory", e)),
+    };
+    Ok(entries
+        .iter()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let oid = name.strip_suffix(".journal").unwrap_or(&name);
+            oid.parse::<u32>().ok()
+        })
+        .collect())
+}
+
+/// Deletes the whole ledger of a database (for one that no longer exists: `DROP DATABASE`
+/// leaves it, as it lives outside the database's own directory).
+pub fn delete_database_ledger(oid: u32) -> Result<()> {
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(io_error("delete a dropped database's ledger", e))
+        }
+        _ => Ok(()),
+    };
+    gone(fs::remove_dir_all(root().join(oid.to_string())))?;
+    gone(fs::remove_file(root().join(format!("{oid}.journal"))))
 }
 
 /// Where the files of an import wait until Auth0 has them:
-/// `$PGDATA/pg_auth0_io/<database oid>.pending/<import id>/<file number>.json`. They hold the
+/// `$PGDATA/pg_auth0_io/<database oid>/<import id>.pending/<file number>.json`. They hold the
 /// records as sent (password hashes included) with the data directory's protection (0700, the
 /// server's user), like the table data they came from; each is deleted once Auth0 created its
-/// job (or refused it), the directory once every file is in.
+/// job (or refused it, or may have it), the directory once every file is in.
 pub fn pending_dir(import_id: &str) -> PathBuf {
-    let journal = path();
-    let mut dir = journal.clone();
-    dir.set_extension("pending");
-    dir.join(import_id)
+    dir().join(format!("{import_id}.pending"))
 }
 
 fn pending_file(import_id: &str, chunk: usize) -> PathBuf {
@@ -280,91 +504,6 @@ pub fn drop_pending(import_id: &str, chunk: usize) {
 /// Forgets every file of an import (all submitted).
 pub fn drop_all_pending(import_id: &str) {
     let _ = fs::remove_dir_all(pending_dir(import_id));
-}
-
-fn lock(f: &File, kind: i32) -> Result<()> {
-    // SAFETY: a valid open file descriptor.
-    if unsafe { libc::flock(f.as_raw_fd(), kind) } != 0 {
-        return Err(io_error(
-            "lock the journal",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
-}
-
-/// Appends one event, durably, before returning.
-pub fn append(event: &Event) -> Result<()> {
-    let p = path();
-    if let Some(dir) = p.parent() {
-        fs::create_dir_all(dir).map_err(|e| io_error("create the journal directory", e))?;
-    }
-    let mut line =
-        encode(event).map_err(|e| io_error("encode an event", std::io::Error::other(e)))?;
-    line.push(b'\n');
-    let mut f = OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(&p)
-        .map_err(|e| io_error("open the journal", e))?;
-    lock(&f, libc::LOCK_EX)?;
-    // A crash (or damage) can leave the last line without its newline: start on a fresh line,
-    // so that this event is never glued to a damaged one.
-    let len = f
-        .metadata()
-        .map_err(|e| io_error("read the journal's size", e))?
-        .len();
-    if len > 0 {
-        let mut last = [0u8; 1];
-        f.read_exact_at(&mut last, len - 1)
-            .map_err(|e| io_error("read the journal", e))?;
-        if last[0] != b'\n' {
-            line.insert(0, b'\n');
-        }
-    }
-    f.write_all(&line)
-        .map_err(|e| io_error("write the journal", e))?;
-    f.sync_data().map_err(|e| io_error("sync the journal", e))?;
-    // The lock goes with the file.
-    Ok(())
-}
-
-/// Every event of the current database, in order. A damaged line (cut by a crash, bad bytes,
-/// not an event) is skipped with a WARNING naming the file and the line; the lines after it
-/// are read as usual.
-pub fn read_all() -> Result<Vec<Event>> {
-    let p = path();
-    let f = match File::open(&p) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(io_error("open the journal", e)),
-    };
-    lock(&f, libc::LOCK_SH)?;
-    let mut out = Vec::new();
-    for (n, line) in BufReader::new(f).split(b'\n').enumerate() {
-        let line = line.map_err(|e| io_error("read the journal", e))?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match decode(&line) {
-            Ok(ev) => out.push(ev),
-            Err(e) => pgrx::warning!(
-                "auth0_io ledger: skipping damaged line {} of {}: {e}",
-                n + 1,
-                p.display()
-            ),
-        }
-    }
-    Ok(out)
-}
-
-/// The events of one import.
-pub fn read_import(id: &str) -> Result<Vec<Event>> {
-    Ok(read_all()?
-        .into_iter()
-        .filter(|e| e.import_id() == id)
-        .collect())
 }
 
 /// May the current role see an import made by the role `role_oid` (or, for entries that predate

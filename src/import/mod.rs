@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err, clippy::type_complexity)]
 
 pub mod ledger;
+mod purge;
 pub mod record;
 mod resume;
 mod submit;
