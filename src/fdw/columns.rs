@@ -59,7 +59,7 @@ const fn col(name: &'static str, sql_type: &'static str, search: Search, sort: S
     }
 }
 
-/// The columns `IMPORT FOREIGN SCHEMA` creates, in order (design.md §1).
+/// The columns `IMPORT FOREIGN SCHEMA` creates, in order (the README's `auth0.users` table).
 ///
 /// Text sorts are never pushed: Auth0's order is not the column's collation order, so a pushed
 /// `ORDER BY name LIMIT 10` could return the wrong ten.

@@ -254,7 +254,7 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
         PLANNED.with(|p| {
             let mut p = p.borrow_mut();
             if p.len() > KEEP_PLANS * 4 {
-                p.clear(); // planned and never run (EXPLAIN-less PREPAREs): forget the oldest
+                p.clear(); // planned and never run (EXPLAIN-less PREPAREs): forget them all
             }
             p.insert(state);
         });

@@ -1,5 +1,5 @@
-//! From the quals, sort and limit Postgres hands the scan to a remote plan (design.md §2, steps
-//! 1–3). Pushed conditions only ever narrow to a superset of the answer: Postgres rechecks every
+//! From the quals, sort and limit Postgres hands the scan to a remote plan (see
+//! docs/architecture.md, "The data path of a scan"). Pushed conditions only ever narrow to a superset of the answer: Postgres rechecks every
 //! qual, so anything Auth0 cannot evaluate exactly is widened or left out, never guessed.
 
 use super::columns::{self, Search, Sort as SortRule};

@@ -1,4 +1,4 @@
-//! Bulk imports in SQL (design.md §3): `auth0_validate_users` and `auth0_import`.
+//! Bulk imports in SQL (docs/architecture.md, "The data path of an import"): `auth0_validate_users` and `auth0_import`.
 //!
 //! An import validates every record before anything is sent, resolves the connection (a
 //! database connection enabled for an application), splits the valid records into files Auth0

@@ -1,5 +1,6 @@
 //! A local emulator of the Auth0 Management API subset that auth0_io uses, faithful to the
-//! recorded exchanges in `shared/auth0-recordings` and to `reference/auth0-api.md`.
+//! exchanges recorded against real tenants (`tests/fixtures/recordings`, with their sources) and
+//! to Auth0's documentation.
 //!
 //! `app(emulator)` is the whole service as an axum `Router`; `spawn` serves it on a socket for
 //! tests; the `auth0-emulator` binary is a thin command line around `serve`.

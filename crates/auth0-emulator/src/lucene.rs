@@ -1,7 +1,7 @@
 //! The subset of Auth0's user search query syntax (search engine v3, Lucene-like) that the emulator
 //! understands: `field:value`, quoted phrases, `*` wildcards, ranges `[a TO b]` / `{a TO b}` with `*`
 //! ends, `_exists_:field`, `AND`/`OR`/`NOT` (upper-case only), parentheses, `field:(a OR b)` groups,
-//! dotted metadata paths and backslash escapes. Evaluation follows reference/auth0-api.md §4.3.
+//! dotted metadata paths and backslash escapes. Evaluation follows Auth0's user-search (v3) query syntax documentation.
 //!
 //! Two choices are ours (Auth0 does not document them): adjacent clauses without an operator are
 //! AND-ed, and a term without a field matches the normalized profile fields (never metadata).

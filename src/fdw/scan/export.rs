@@ -233,7 +233,8 @@ fn open_fresh(client: &Client, mut job: Job) -> Result<(Download, u32)> {
     Err(auth0_api::Error::LinkExpired.into())
 }
 
-/// Polls the job until it has completed: every 0.5 s at first, then less often (up to 5 s),
+/// Polls the job until it has completed: after 250 ms at first, then 1.5 times longer each time
+/// (up to 5 s),
 /// with a NOTICE at most every few seconds.
 fn wait_for(client: &Client, id: &str) -> Result<(Job, u32)> {
     let mut delay = Duration::from_millis(250);

@@ -1,4 +1,4 @@
-//! Executing a remote plan (design.md §2): point lookups, search pages, and — when a search
+//! Executing a remote plan (docs/architecture.md, "The data path of a scan"): point lookups, search pages, and — when a search
 //! matches 1000 users or more — created_at windows or an export job, so that every matching user
 //! is returned whatever the tenant's size. Results are the same whichever strategy runs:
 //! Postgres rechecks every condition.

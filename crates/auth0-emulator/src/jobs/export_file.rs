@@ -1,5 +1,6 @@
 //! The file a users-exports job produces: gzip of NDJSON (one object per line) or of CSV
-//! (reference §6: strings quoted and prefixed with `'` against CSV injection, dates as they are).
+//! (Auth0's bulk-export documentation: strings quoted and prefixed with `'` against CSV
+//! injection, dates as they are).
 
 use super::ExportFormat;
 use crate::store::StoredUser;

@@ -1,4 +1,4 @@
-//! What an import does to the tenant when it runs (reference §5, §7): each user is checked,
+//! What an import does to the tenant when it runs (Auth0's bulk-import documentation): each user is checked,
 //! then inserted, updated (upsert on e-mail, upsertable fields only, metadata replaced) or
 //! failed with a reason; failures never fail the job.
 //!
