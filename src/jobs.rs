@@ -111,7 +111,16 @@ fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
     let finished = all_finished && !submitting;
     // Users of a file whose answer was lost are neither imported nor failed: the import is not
     // final until auth0_import_resume has found them.
-    let status = if finished && unresolved > 0 {
+    // Stopped before every file was sent, with the rest kept: auth0_import_resume sends them,
+    // so this is not final (and no summary is recorded).
+    let resumable = matches!(imp.submission, Submission::Interrupted(_))
+        && imp
+            .unsent_files()
+            .iter()
+            .any(|&n| ledger::has_pending(&imp.id, n));
+    let status = if finished && resumable {
+        "interrupted"
+    } else if finished && unresolved > 0 {
         "outcome_unknown"
     } else if finished {
         "completed"
@@ -387,6 +396,18 @@ fn auth0_job_errors(
                 None,
                 "DUPLICATED_USER".into(),
                 "The user already exist and upsert parameter is false (found there before the import by auth0_import_resume)".into(),
+                None,
+                None,
+            ));
+        }
+        for &i in &u.absent {
+            rows.push((
+                Some(i as i32),
+                None,
+                u.indices.iter().position(|x| *x == i).map(|p| u.emails[p].clone()),
+                None,
+                "NOT_IMPORTED".into(),
+                "not found in Auth0 a day after its file was sent (the answer to that file was lost)".into(),
                 None,
                 None,
             ));

@@ -29,15 +29,24 @@ impl FromDatum for JsonbText {
         }
         // SAFETY: the caller (pgrx's argument handling) passes a non-null datum of this
         // argument's declared type, jsonb: a varlena that `pg_detoast_datum_packed` makes
-        // readable and `jsonb_out` prints as a palloc'd NUL-terminated string (in the database
-        // encoding; read lossily as UTF-8), freed once copied.
+        // readable and `jsonb_out` prints as a palloc'd NUL-terminated string in the database
+        // encoding; `pg_server_to_any` returns it, or a palloc'd UTF-8 copy, NUL-terminated
+        // (it raises an ERROR for an unconvertible character). Both are freed once copied.
         unsafe {
             let detoasted = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
             let out = pg_sys::OidOutputFunctionCall(
                 pg_sys::Oid::from(pg_sys::F_JSONB_OUT),
                 pg_sys::Datum::from(detoasted),
             );
-            let text = std::ffi::CStr::from_ptr(out).to_string_lossy().into_owned();
+            // In the database's encoding: convert to UTF-8 (a no-op in a UTF-8 database).
+            let len = std::ffi::CStr::from_ptr(out).to_bytes().len();
+            let utf8 = pg_sys::pg_server_to_any(out, len as i32, pg_sys::pg_enc::PG_UTF8 as i32);
+            let text = std::ffi::CStr::from_ptr(utf8)
+                .to_string_lossy()
+                .into_owned();
+            if utf8 != out {
+                pg_sys::pfree(utf8.cast());
+            }
             pg_sys::pfree(out.cast());
             Some(JsonbText(text))
         }

@@ -104,13 +104,16 @@ fn a_killed_import_is_resumed_with_every_user_inserted_exactly_once() {
         (in_jobs as i32..USERS as i32).collect::<Vec<_>>(),
         "one row per unsent input position"
     );
-    // Before resuming, every user is counted: inserted by the two jobs or failed as unsent.
-    let (total, inserted, updated, failed) = wait_completed(&mut db, &id);
+    // Before resuming, every user is counted: inserted by the two jobs or failed as unsent; the
+    // import says it is interrupted (resumable), not completed.
+    let (status, total, inserted, updated, failed) = common::wait_final(&mut db, &id);
+    assert_eq!(status, "interrupted");
     assert_eq!(
         (total, inserted + updated + failed),
         (USERS as i32, USERS as i32)
     );
     assert_eq!(failed as i64, USERS as i64 - in_jobs);
+    assert_eq!(inserted as i64, in_jobs);
 
     let resumed: String = db.one(&format!("SELECT auth0_import_resume('{id}')"));
     assert_eq!(resumed, id);

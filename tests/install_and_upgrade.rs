@@ -52,7 +52,7 @@ fn members(db: &mut Db) -> String {
            SELECT CASE
              WHEN d.classid = 'pg_catalog.pg_proc'::regclass THEN format(
                'function %s(%s) returns %s strict=%s volatile=%s parallel=%s secdef=%s acl=%s src=%s comment=%s',
-               p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid),
+               p.proname, pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
                p.proisstrict, p.provolatile, p.proparallel, p.prosecdef, p.proacl, p.prosrc,
                obj_description(p.oid, 'pg_proc'))
              WHEN d.classid = 'pg_catalog.pg_class'::regclass THEN format('%s acl=%s def=%s comment=%s',

@@ -107,6 +107,24 @@ pub enum Event {
         error: String,
         at: String,
     },
+    /// A file is about to be sent. Until its answer (`Job`, `ChunkFailed`, `ChunkUnknown`,
+    /// `Unsent`) is recorded, Auth0 may have it: if the submission stops here (a cancel, a
+    /// crash), the file counts as sent with its answer lost, and is never sent again.
+    Sending {
+        import: String,
+        chunk: usize,
+        indices: Ranges,
+        emails: Vec<String>,
+        at: String,
+    },
+    /// A file certainly did not reach Auth0 (no connection, rate limit not lifted, credentials
+    /// refused): the submission stopped, the file is kept, `auth0_import_resume` sends it.
+    Unsent {
+        import: String,
+        chunk: usize,
+        reason: String,
+        at: String,
+    },
     /// A file was sent but its answer broke off, timed out or came from a gateway: Auth0 may
     /// have created the job. Its users are neither imported nor failed until reconciled.
     ChunkUnknown {
@@ -120,13 +138,17 @@ pub enum Event {
     /// Users of an unknown-outcome file looked up in Auth0 (`auth0_import_resume`): those found
     /// as this import left them (`inserted`: created since the import began; `updated`: an upsert
     /// changed them since; `existing`: there before and untouched, which Auth0 reports as
-    /// DUPLICATED_USER). Users not found stay unknown.
+    /// DUPLICATED_USER), and `absent`: still not there a day after the file was sent (Auth0
+    /// keeps a job 24 hours and times an import out after 2), so not imported. Users not found
+    /// earlier stay unknown.
     Reconciled {
         import: String,
         chunk: usize,
         inserted: Ranges,
         updated: Ranges,
         existing: Ranges,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        absent: Ranges,
         at: String,
     },
     /// `auth0_import_resume` began submitting the files an interrupted import had not sent.
@@ -162,6 +184,8 @@ impl Event {
             Event::Job { import, .. }
             | Event::ChunkFailed { import, .. }
             | Event::ChunkUnknown { import, .. }
+            | Event::Sending { import, .. }
+            | Event::Unsent { import, .. }
             | Event::Reconciled { import, .. }
             | Event::Resumed { import, .. }
             | Event::Submitted { import, .. }
@@ -496,6 +520,11 @@ pub fn read_pending(import_id: &str, chunk: usize) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Whether the copy of file `chunk` is kept (the import can be resumed with it).
+pub fn has_pending(import_id: &str, chunk: usize) -> bool {
+    pending_file(import_id, chunk).exists()
+}
+
 /// Forgets a file once Auth0 has it (or refused it, or may have it): it is never sent again.
 pub fn drop_pending(import_id: &str, chunk: usize) {
     let _ = fs::remove_file(pending_file(import_id, chunk));
@@ -552,6 +581,22 @@ pub fn current_role() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_import_ids_name_files() {
+        assert!(is_import_id("imp_rqd0af3rqptzfvlq6to8"));
+        for bad in [
+            "imp_../../global/pg_control",
+            "imp_",
+            "imp_A",
+            "job_x",
+            "imp_a/b",
+            "imp_a.b",
+            "",
+        ] {
+            assert!(!is_import_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn ranges_round_trip() {

@@ -324,7 +324,12 @@ fn run_import(
     // is taken first: from the moment the import is in the ledger, another session can tell
     // whether this one is still submitting it.
     let id = submit::new_import_id();
-    submit::take_submission_lock(&id)?;
+    if !submit::take_submission_lock(&id)? {
+        return Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+            "another session holds this import's submission lock (a hash collision of import ids); run the import again",
+        ));
+    }
     for (n, c) in chunks.iter().enumerate() {
         ledger::keep_pending(&id, n, &c.body)?;
     }

@@ -17,18 +17,16 @@ fn interval_micros(i: &Interval) -> i64 {
         .saturating_add(i.micros())
 }
 
-/// Nothing of it will change any more: final summary recorded, or nothing was ever sent.
+/// Nothing of it will change any more by itself: no session is submitting it, and no user's
+/// outcome is unknown. (An interrupted import could still be resumed; purging it gives that
+/// up, and deletes the files it kept.)
 fn is_final(r: &ImportRecord) -> bool {
-    r.summary.is_some()
-        || (r.jobs.is_empty()
-            && r.unknown.is_empty()
-            && !matches!(r.submission, Submission::Running))
+    r.submission != Submission::Running && r.unresolved_users() == 0
 }
 
-/// Deletes the ledger entries (journal, kept files) of the imports the current role can see
-/// that were made more than `older_than` ago (a month counts 30 days) and are final: their
-/// summary is recorded (`auth0_job_status` recorded it once every job finished), or nothing of
-/// them was ever sent. Imports still running, or with users of unknown outcome, are kept.
+/// Deletes the ledger entries (journal, kept files) of the current role's own imports (every
+/// role's for a superuser) made more than `older_than` ago (a month counts 30 days) that
+/// nothing is still happening to: no session submitting them, no user of unknown outcome.
 /// Returns how many imports were deleted. Errors: 22023 for a negative interval.
 #[pg_extern(sql = r#"
 CREATE FUNCTION auth0_import_purge(older_than interval DEFAULT '30 days') RETURNS int
@@ -38,6 +36,12 @@ fn auth0_import_purge(
     older_than: Interval,
 ) -> std::result::Result<i32, pgrx::pg_sys::panic::ErrorReport> {
     Ok(purge(&older_than)?)
+}
+
+/// Only the importing role itself (by OID) and superusers may delete an import's ledger.
+fn owned(r: &ImportRecord) -> bool {
+    // SAFETY: a catalog check on the backend's thread.
+    (unsafe { pg_sys::superuser() }) || r.role_oid == Some(ledger::current_role_oid())
 }
 
 fn purge(older_than: &Interval) -> Result<i32> {
@@ -56,7 +60,12 @@ fn purge(older_than: &Interval) -> Result<i32> {
             continue;
         };
         let old = crate::time::parse_iso_to_pg_micros(&r.at).is_some_and(|at| at <= cutoff);
-        if old && is_final(&r) && ledger::visible(&r.role, r.role_oid) {
+        if !old || !owned(&r) {
+            continue;
+        }
+        // A crashed submission is interrupted, not running; a live one is left alone.
+        let r = super::with_liveness(r)?;
+        if is_final(&r) {
             ids.insert(r.id);
         }
     }
@@ -84,28 +93,24 @@ fn purge_dropped() -> Result<i32> {
             "only superusers may delete the ledgers of dropped databases",
         ));
     }
-    // The ledgers first, then the databases: a database created meanwhile is in the catalog
-    // before it can have a ledger, so it is never taken for a dropped one.
-    let ledgers = ledger::ledger_databases()?;
-    let oids: HashSet<u32> = Spi::connect(|client| {
-        let mut out = HashSet::new();
-        for row in client.select("SELECT oid FROM pg_catalog.pg_database", None, &[])? {
-            if let Some(o) = row.get::<pg_sys::Oid>(1)? {
-                out.insert(o.to_u32());
-            }
-        }
-        Ok::<_, pgrx::spi::Error>(out)
-    })
-    .map_err(|e| {
-        Error::invalid(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("cannot list databases: {e}"),
-        )
-    })?;
     let mut deleted = 0;
-    for oid in ledgers.into_iter().filter(|o| !oids.contains(o)) {
-        ledger::delete_database_ledger(oid)?;
-        deleted += 1;
+    for oid in ledger::ledger_databases()? {
+        // The syscache sees committed catalog rows as of now (not this statement's snapshot):
+        // a database created since the statement began still exists here.
+        // SAFETY: a syscache lookup by OID on the backend's thread; nothing is kept.
+        let exists = unsafe {
+            pg_sys::SearchSysCacheExists(
+                pg_sys::SysCacheIdentifier::DATABASEOID as i32,
+                pg_sys::Datum::from(pg_sys::Oid::from(oid)),
+                pg_sys::Datum::from(0),
+                pg_sys::Datum::from(0),
+                pg_sys::Datum::from(0),
+            )
+        };
+        if !exists {
+            ledger::delete_database_ledger(oid)?;
+            deleted += 1;
+        }
     }
     Ok(deleted)
 }

@@ -7,6 +7,8 @@ use super::ledger::{from_ranges, Event, Invalid};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Unknown {
     pub chunk: usize,
+    /// When the file was sent.
+    pub at: String,
     pub indices: Vec<usize>,
     pub emails: Vec<String>,
     pub error: String,
@@ -16,6 +18,8 @@ pub struct Unknown {
     pub updated: Vec<usize>,
     /// Found there before the import and untouched (a non-upsert import: DUPLICATED_USER).
     pub existing: Vec<usize>,
+    /// Still not there a day after the file was sent: not imported.
+    pub absent: Vec<usize>,
 }
 
 impl Unknown {
@@ -28,6 +32,7 @@ impl Unknown {
                 !self.inserted.contains(i)
                     && !self.updated.contains(i)
                     && !self.existing.contains(i)
+                    && !self.absent.contains(i)
             })
             .map(|(i, e)| (*i, e.as_str()))
             .collect()
@@ -126,42 +131,86 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
                 indices,
                 emails,
                 ..
-            } => r
-                .jobs
-                .push((auth0_job_id, chunk, from_ranges(&indices), emails)),
+            } => {
+                r.unknown.retain(|u| u.chunk != chunk);
+                r.jobs
+                    .push((auth0_job_id, chunk, from_ranges(&indices), emails))
+            }
             Event::ChunkFailed {
                 chunk,
                 indices,
                 emails,
                 error,
                 ..
-            } => r
-                .refused
-                .push((chunk, from_ranges(&indices), emails, error)),
+            } => {
+                r.unknown.retain(|u| u.chunk != chunk);
+                r.refused
+                    .push((chunk, from_ranges(&indices), emails, error))
+            }
+            // Sent with no answer yet: if nothing follows, its answer was lost.
+            Event::Sending {
+                chunk,
+                indices,
+                emails,
+                at,
+                ..
+            } => {
+                r.unknown.retain(|u| u.chunk != chunk);
+                r.unknown.push(Unknown {
+                    chunk,
+                    at,
+                    indices: from_ranges(&indices),
+                    emails,
+                    error: "the submission stopped while this file was being sent".into(),
+                    ..Unknown::default()
+                })
+            }
+            Event::Unsent { chunk, .. } => r.unknown.retain(|u| u.chunk != chunk),
             Event::ChunkUnknown {
                 chunk,
                 indices,
                 emails,
                 error,
+                at,
                 ..
-            } => r.unknown.push(Unknown {
-                chunk,
-                indices: from_ranges(&indices),
-                emails,
-                error,
-                ..Unknown::default()
-            }),
+            } => {
+                r.unknown.retain(|u| u.chunk != chunk);
+                r.unknown.push(Unknown {
+                    chunk,
+                    at,
+                    indices: from_ranges(&indices),
+                    emails,
+                    error,
+                    ..Unknown::default()
+                })
+            }
             Event::Reconciled {
                 chunk,
                 inserted,
                 updated,
                 existing,
+                absent,
                 ..
             } => {
                 if let Some(u) = r.unknown.iter_mut().find(|u| u.chunk == chunk) {
-                    u.inserted.extend(from_ranges(&inserted));
-                    u.updated.extend(from_ranges(&updated));
-                    u.existing.extend(from_ranges(&existing));
+                    // Only users still unresolved: a second lookup never counts one twice.
+                    let open: Vec<usize> = u.unresolved().iter().map(|(i, _)| *i).collect();
+                    let take = |ranges: &super::ledger::Ranges| -> Vec<usize> {
+                        from_ranges(ranges)
+                            .into_iter()
+                            .filter(|i| open.contains(i))
+                            .collect()
+                    };
+                    let (ins, upd, ex, ab) = (
+                        take(&inserted),
+                        take(&updated),
+                        take(&existing),
+                        take(&absent),
+                    );
+                    u.inserted.extend(ins);
+                    u.updated.extend(upd);
+                    u.existing.extend(ex);
+                    u.absent.extend(ab);
                 }
                 r.summary = None;
             }
@@ -242,7 +291,11 @@ impl ImportRecord {
         let failed = self.invalid.len()
             + self.unsubmitted_indices().len()
             + self.refused.iter().map(|r| r.1.len()).sum::<usize>()
-            + self.unknown.iter().map(|u| u.existing.len()).sum::<usize>();
+            + self
+                .unknown
+                .iter()
+                .map(|u| u.existing.len() + u.absent.len())
+                .sum::<usize>();
         let inserted: usize = self.unknown.iter().map(|u| u.inserted.len()).sum();
         let updated: usize = self.unknown.iter().map(|u| u.updated.len()).sum();
         (inserted as u64, updated as u64, failed as u64)
@@ -282,6 +335,44 @@ mod tests {
             indices: to_ranges(&idx),
             at: "t".into(),
         }
+    }
+
+    #[test]
+    fn a_file_being_sent_when_the_submission_stopped_is_never_sent_again() {
+        let mut events = vec![
+            import(4, vec![vec![0, 1], vec![2, 3]]),
+            job(0, vec![0, 1]),
+            Event::Sending {
+                import: "imp_1".into(),
+                chunk: 1,
+                indices: to_ranges(&[2, 3]),
+                emails: vec!["u2@x.com".into(), "u3@x.com".into()],
+                at: "t".into(),
+            },
+            Event::Interrupted {
+                import: "imp_1".into(),
+                at: "t".into(),
+                reason: "cancelled".into(),
+            },
+        ];
+        let r = fold(events.clone()).unwrap();
+        assert!(r.unsent_files().is_empty(), "it may have reached Auth0");
+        assert_eq!(r.unresolved_users(), 2);
+        assert!(r.unsubmitted_indices().is_empty());
+        // Certainly not delivered: it is sent on resume.
+        events.insert(
+            3,
+            Event::Unsent {
+                import: "imp_1".into(),
+                chunk: 1,
+                reason: "connection refused".into(),
+                at: "t".into(),
+            },
+        );
+        let r = fold(events).unwrap();
+        assert_eq!(r.unsent_files(), vec![1]);
+        assert_eq!(r.unsubmitted_indices(), vec![2, 3]);
+        assert_eq!(r.unresolved_users(), 0);
     }
 
     #[test]
@@ -345,8 +436,11 @@ mod tests {
             inserted: to_ranges(&[0, 2]),
             updated: vec![],
             existing: to_ranges(&[1]),
+            absent: vec![],
             at: "t".into(),
         });
+        // A second lookup reporting the same users counts nobody twice.
+        events.push(events.last().unwrap().clone());
         let r = fold(events).unwrap();
         assert_eq!(r.unresolved_users(), 0);
         assert_eq!(r.local_counts(), (2, 0, 1));

@@ -11,7 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::ledger::{self, to_ranges, Event};
-use super::record::{ImportRecord, Submission, Unknown};
+use super::record::{self, ImportRecord, Submission, Unknown};
 use super::submit;
 use crate::error::{Error, Result};
 use crate::runtime::block_on;
@@ -56,6 +56,17 @@ fn resume(id: &str) -> Result<String> {
             PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
             format!("import {id} is being resumed by another session"),
         ));
+    }
+    // Read again under the lock (another resume may have finished in between). The lock is
+    // ours now, so a submission still marked running is one whose session is gone.
+    let mut rec = record::fold(ledger::read_import(id)?).ok_or_else(|| {
+        Error::invalid(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("import \"{id}\" does not exist"),
+        )
+    })?;
+    if rec.submission == Submission::Running {
+        rec.submission = Submission::Interrupted("its session ended".into());
     }
     let server = Server::find(Some(&rec.server))?;
     let client = server.client()?;
@@ -128,9 +139,21 @@ fn emails_of(body: &[u8]) -> Vec<String> {
     }
 }
 
+/// Clocks differ: Auth0's timestamps are compared with ours with this much slack (a user
+/// created up to a minute before the import began by Auth0's clock still counts as ours).
+const CLOCK_SLACK_MICROS: i64 = 60_000_000;
+/// After this long a user still not found was not imported: Auth0 times an import job out
+/// after 2 hours and forgets it after 24.
+const GIVE_UP_MICROS: i64 = 24 * 3_600_000_000;
+
 /// Looks up the unresolved users of one lost-answer file and records what was found.
 fn reconcile(client: &auth0_api::Client, rec: &ImportRecord, u: &Unknown) -> Result<()> {
-    let began = crate::time::parse_iso_to_pg_micros(&rec.at).unwrap_or(i64::MAX);
+    let began = crate::time::parse_iso_to_pg_micros(&rec.at)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(CLOCK_SLACK_MICROS);
+    let now = crate::time::parse_iso_to_pg_micros(&crate::time::now_iso()).unwrap_or(0);
+    let sent = crate::time::parse_iso_to_pg_micros(&u.at).unwrap_or(now);
+    let given_up = now.saturating_sub(sent) >= GIVE_UP_MICROS;
     let since = |user: &auth0_api::users::User, field: &str| {
         user.get(field)
             .and_then(Value::as_str)
@@ -141,7 +164,8 @@ fn reconcile(client: &auth0_api::Client, rec: &ImportRecord, u: &Unknown) -> Res
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let (mut inserted, mut updated, mut existing) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut inserted, mut updated, mut existing, mut absent) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, email) in u.unresolved() {
         let found = block_on(client.users_by_email(email, Some(&fields)))??;
         let Some(user) = found.into_iter().find(|x| {
@@ -151,6 +175,9 @@ fn reconcile(client: &auth0_api::Client, rec: &ImportRecord, u: &Unknown) -> Res
                 .and_then(Value::as_str)
                 == Some(rec.connection.as_str())
         }) else {
+            if given_up {
+                absent.push(i);
+            }
             continue; // not (yet) there: still unknown
         };
         if since(&user, "created_at") {
@@ -167,6 +194,7 @@ fn reconcile(client: &auth0_api::Client, rec: &ImportRecord, u: &Unknown) -> Res
         inserted: to_ranges(&inserted),
         updated: to_ranges(&updated),
         existing: to_ranges(&existing),
+        absent: to_ranges(&absent),
         at: crate::time::now_iso(),
     })
 }

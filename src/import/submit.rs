@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::runtime::{block_on, queue_notice};
 use auth0_api::jobs::ImportRequest;
 use auth0_api::Client;
+use pgrx::pg_sys;
 use std::time::{Duration, Instant};
 
 /// Auth0 runs at most two import jobs per tenant.
@@ -88,18 +89,32 @@ pub fn take_submission_lock(import_id: &str) -> Result<bool> {
     ))
 }
 
-/// Is a session submitting this import right now?
+/// Is a session submitting this import right now? Read from `pg_locks` (granted advisory locks
+/// of this database), without taking any lock: checking never gets in a submitter's way.
 pub fn submission_running(import_id: &str) -> Result<bool> {
     let (a, b) = lock_keys(import_id);
-    let free = spi_bool(&format!(
-        "SELECT pg_catalog.pg_try_advisory_lock_shared({a}, {b})"
-    ))?;
-    if free {
-        spi_bool(&format!(
-            "SELECT pg_catalog.pg_advisory_unlock_shared({a}, {b})"
-        ))?;
+    // SAFETY: MyDatabaseId is set once the backend is connected to a database.
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    // Two-int4-key advisory locks show the keys as classid and objid, with objsubid 2.
+    spi_bool(&format!(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_locks
+                         WHERE locktype = 'advisory' AND granted AND database = {db}
+                           AND classid = {} AND objid = {} AND objsubid = 2)",
+        a as u32, b as u32
+    ))
+}
+
+/// An error after which the file certainly did not reach Auth0, and sending it later may work.
+fn not_delivered(e: &auth0_api::Error) -> bool {
+    use auth0_api::Error as E;
+    match e {
+        E::Transport {
+            maybe_delivered, ..
+        } => !maybe_delivered,
+        E::RateLimited { .. } | E::Auth { .. } | E::Config(_) => true,
+        E::Api { status, .. } => matches!(status, 401 | 403),
+        _ => false,
     }
-    Ok(!free)
 }
 
 /// One import file: its number in the import, its input positions and e-mails, its body.
@@ -204,10 +219,20 @@ pub fn submit_all(
         let indices = to_ranges(&file.indices);
         let at = crate::time::now_iso;
         let import = batch.import_id.to_string();
+        // From here until its answer is recorded, Auth0 may have the file: if the submission
+        // stops in between, it counts as sent with its answer lost, never to be sent again.
+        ledger::append(&Event::Sending {
+            import: import.clone(),
+            chunk: n,
+            indices: indices.clone(),
+            emails: file.emails.clone(),
+            at: at(),
+        })?;
         // A 429 ("2 active import users jobs", e.g. another import of this tenant) is waited
         // out by the client, cancellably.
         match block_on(client.create_import(&request))? {
             Ok(job) => {
+                ledger::drop_pending(batch.import_id, n);
                 ledger::append(&Event::Job {
                     import,
                     auth0_job_id: job.id.clone(),
@@ -222,6 +247,7 @@ pub fn submit_all(
             Err(e) if e.outcome_unknown() => {
                 // Sent, but the answer is lost: Auth0 may have created the job. Never a refusal,
                 // never sent again; its users are looked up by auth0_import_resume.
+                ledger::drop_pending(batch.import_id, n);
                 pgrx::warning!(
                     "auth0_io: import {}: the answer to file {} of {total_files} was lost ({e}); Auth0 may have created its job",
                     batch.import_id,
@@ -237,10 +263,30 @@ pub fn submit_all(
                 })?;
                 answered += 1;
             }
+            Err(e) if not_delivered(&e) => {
+                // Nothing reached Auth0 and trying again later can work (no connection, the
+                // rate limit did not lift, credentials or scopes refused): stop here, keep this
+                // file and the next ones for auth0_import_resume.
+                ledger::append(&Event::Unsent {
+                    import,
+                    chunk: n,
+                    reason: e.to_string(),
+                    at: at(),
+                })?;
+                return Err(Error::Api(e));
+            }
             Err(e) if answered == 0 && n == 0 => {
-                // The first file was refused: nothing reached Auth0, the import did not happen.
+                // Auth0 refused the first file: nothing reached it, the import did not happen.
                 ledger::drop_all_pending(batch.import_id);
                 guard.armed = false;
+                ledger::append(&Event::ChunkFailed {
+                    import: import.clone(),
+                    chunk: n,
+                    indices,
+                    emails: file.emails,
+                    error: e.to_string(),
+                    at: at(),
+                })?;
                 ledger::append(&Event::Interrupted {
                     import,
                     at: at(),
@@ -251,6 +297,7 @@ pub fn submit_all(
             Err(e) => {
                 // Auth0 refused this file: its users are failed; the others go on, so the
                 // import id (and every job) stays reachable.
+                ledger::drop_pending(batch.import_id, n);
                 pgrx::warning!(
                     "auth0_io: import {}: file {} of {total_files} was refused: {e}",
                     batch.import_id,
@@ -267,7 +314,6 @@ pub fn submit_all(
                 answered += 1;
             }
         }
-        ledger::drop_pending(batch.import_id, n);
     }
     guard.armed = false;
     ledger::drop_all_pending(batch.import_id);

@@ -242,3 +242,23 @@ pub fn wait_completed(db: &mut Db, id: &str) -> (i32, i32, i32, i32) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// Polls `auth0_job_status` until the import is no longer pending or processing:
+/// (status, total, inserted, updated, failed).
+pub fn wait_final(db: &mut Db, id: &str) -> (String, i32, i32, i32, i32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = &db.rows(&format!(
+            "SELECT status, total, inserted, updated, failed FROM auth0_job_status('{id}')"
+        ))[0];
+        let status: String = r.get(0);
+        if status != "pending" && status != "processing" {
+            return (status, r.get(1), r.get(2), r.get(3), r.get(4));
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "import {id} stuck in {status}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

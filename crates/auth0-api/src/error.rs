@@ -88,6 +88,34 @@ impl Error {
         }
     }
 
+    /// An error that happened before the request itself was sent (getting its token): whatever
+    /// broke, the request did not reach Auth0.
+    pub(crate) fn before_sending(self) -> Error {
+        match self {
+            Error::Transport {
+                endpoint,
+                attempts,
+                detail,
+                timed_out,
+                ..
+            } => Error::Transport {
+                endpoint,
+                attempts,
+                detail,
+                timed_out,
+                maybe_delivered: false,
+            },
+            Error::Decode { endpoint, detail } => Error::Transport {
+                endpoint,
+                attempts: 1,
+                detail: format!("unreadable answer: {detail}"),
+                timed_out: false,
+                maybe_delivered: false,
+            },
+            other => other,
+        }
+    }
+
     /// Builds the error for a non-success response from its body.
     pub(crate) fn from_response(status: u16, body: &[u8], endpoint: &str) -> Error {
         #[derive(serde::Deserialize)]

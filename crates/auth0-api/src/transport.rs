@@ -171,7 +171,7 @@ impl Client {
 
     /// Sends an authenticated Management API request; refreshes the token once on a 401.
     pub(crate) async fn send(&self, req: &Request) -> Result<Answer> {
-        let token = self.bearer().await?;
+        let token = self.bearer().await.map_err(Error::before_sending)?;
         match self.execute(req, Some(&token)).await {
             Err(Error::Api { status: 401, .. })
                 if matches!(
@@ -180,7 +180,7 @@ impl Client {
                 ) =>
             {
                 self.forget_token();
-                let token = self.bearer().await?;
+                let token = self.bearer().await.map_err(Error::before_sending)?;
                 self.execute(req, Some(&token)).await
             }
             other => other,

@@ -28,9 +28,12 @@ pub fn is_email(s: &str) -> bool {
         return false; // allow_ip_domain is false
     }
     if let Some(quoted) = user.strip_prefix('"') {
-        // validator.js drops the first and the last character, whatever the last one is.
+        // validator.js drops the first and the last UTF-16 unit, whatever the last one is; a
+        // last character outside the BMP leaves half a surrogate pair, which no class matches.
         let mut inner = quoted.chars();
-        inner.next_back();
+        if inner.next_back().is_some_and(|c| c.len_utf16() == 2) {
+            return false;
+        }
         return quoted_local_part(inner.as_str());
     }
     user.split('.')
@@ -105,10 +108,10 @@ fn is_fqdn(s: &str) -> bool {
     };
     let letters = tld.chars().count() >= 2 && tld.chars().all(tld_letter);
     let punycode = tld.len() >= 4
-        && tld[..2].eq_ignore_ascii_case("xn")
-        && tld[2..]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        && tld.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("xn"))
+        && tld
+            .get(2..)
+            .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if !(letters || punycode) || tld.chars().any(js_space) {
         return false;
     }
@@ -144,6 +147,9 @@ mod tests {
             "user@bücher.de",
             "!#$%&'*+-/=?^_`{|}~@example.com",
             "a@ex-ample.com",
+            // Non-ASCII top-level domains are letters to validator.js (and once made us panic).
+            "user@example.cóm",
+            "user@example.xñ",
         ] {
             assert!(is_email(ok), "{ok} should pass");
         }
@@ -173,6 +179,7 @@ mod tests {
             "a\"b@example.com",
             "😀@example.com",
             "a@ｅxample.com",
+            "\"a😀@example.com",
         ] {
             assert!(!is_email(bad), "{bad} should fail");
         }
