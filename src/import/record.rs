@@ -154,17 +154,13 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
                 emails,
                 at,
                 ..
-            } => {
-                r.unknown.retain(|u| u.chunk != chunk);
-                r.unknown.push(Unknown {
-                    chunk,
-                    at,
-                    indices: from_ranges(&indices),
-                    emails,
-                    error: "the submission stopped while this file was being sent".into(),
-                    ..Unknown::default()
-                })
-            }
+            } => r.lost(
+                chunk,
+                &indices,
+                emails,
+                "the submission stopped while this file was being sent".into(),
+                at,
+            ),
             Event::Unsent { chunk, .. } => r.unknown.retain(|u| u.chunk != chunk),
             Event::ChunkUnknown {
                 chunk,
@@ -173,17 +169,7 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
                 error,
                 at,
                 ..
-            } => {
-                r.unknown.retain(|u| u.chunk != chunk);
-                r.unknown.push(Unknown {
-                    chunk,
-                    at,
-                    indices: from_ranges(&indices),
-                    emails,
-                    error,
-                    ..Unknown::default()
-                })
-            }
+            } => r.lost(chunk, &indices, emails, error, at),
             Event::Reconciled {
                 chunk,
                 inserted,
@@ -235,6 +221,26 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
 }
 
 impl ImportRecord {
+    /// File `chunk` was sent and its answer is not known (yet).
+    fn lost(
+        &mut self,
+        chunk: usize,
+        indices: &super::ledger::Ranges,
+        emails: Vec<String>,
+        error: String,
+        at: String,
+    ) {
+        self.unknown.retain(|u| u.chunk != chunk);
+        self.unknown.push(Unknown {
+            chunk,
+            at,
+            indices: from_ranges(indices),
+            emails,
+            error,
+            ..Unknown::default()
+        });
+    }
+
     /// File numbers that were never answered: neither a job, nor refused, nor sent with a lost
     /// answer. These are the files `auth0_import_resume` sends.
     pub fn unsent_files(&self) -> Vec<usize> {

@@ -224,23 +224,12 @@ pub fn fast_tenant(users: usize) -> Running {
     })
 }
 
-/// Polls `auth0_job_status` until the import is completed: (total, inserted, updated, failed).
+/// Waits until the import is final and checks that it completed: (total, inserted, updated,
+/// failed).
 pub fn wait_completed(db: &mut Db, id: &str) -> (i32, i32, i32, i32) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let r = &db.rows(&format!(
-            "SELECT status, total, inserted, updated, failed FROM auth0_job_status('{id}')"
-        ))[0];
-        let status: String = r.get(0);
-        if status == "completed" {
-            return (r.get(1), r.get(2), r.get(3), r.get(4));
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "import {id} stuck in {status}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let (status, total, inserted, updated, failed) = wait_final(db, id);
+    assert_eq!(status, "completed", "import {id}");
+    (total, inserted, updated, failed)
 }
 
 /// Polls `auth0_job_status` until the import is no longer pending or processing:
