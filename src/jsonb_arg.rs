@@ -19,6 +19,10 @@ use serde_json::Value;
 pub struct JsonbText(pub String);
 
 impl FromDatum for JsonbText {
+    /// # Safety
+    /// `datum` must be a jsonb datum (or `is_null` true), as pgrx passes for an argument
+    /// declared `jsonb` (see `SqlTranslatable` below).
+    // SAFETY: an unsafe trait method by pgrx's signature; its body documents each unsafe call.
     unsafe fn from_polymorphic_datum(
         datum: pg_sys::Datum,
         is_null: bool,
@@ -32,6 +36,7 @@ impl FromDatum for JsonbText {
         // readable and `jsonb_out` prints as a palloc'd NUL-terminated string in the database
         // encoding; `pg_server_to_any` returns it, or a palloc'd UTF-8 copy, NUL-terminated
         // (it raises an ERROR for an unconvertible character). Both are freed once copied.
+        // SAFETY: (as above) a jsonb varlena datum; palloc'd strings freed once copied.
         unsafe {
             let detoasted = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
             let out = pg_sys::OidOutputFunctionCall(
@@ -56,6 +61,9 @@ impl FromDatum for JsonbText {
 // SAFETY: as pgrx's own `argue_from_datum!` does for `JsonB`: the argument is unboxed with
 // `from_polymorphic_datum` above, which reads exactly the datum pgrx hands over.
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
+    /// # Safety
+    /// `arg` must be this function's jsonb argument (pgrx's generated wrapper guarantees it).
+    // SAFETY: an unsafe trait method by pgrx's signature; the one call inside is documented.
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
         // SAFETY: see the impl: a jsonb argument datum.
@@ -63,6 +71,9 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
             .unwrap_or_else(|| panic!("argument {index} must not be null"))
     }
 
+    /// # Safety
+    /// `arg` must be this function's jsonb argument (pgrx's generated wrapper guarantees it).
+    // SAFETY: an unsafe trait method by pgrx's signature; the one call inside is documented.
     unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
         // SAFETY: see the impl: a jsonb argument datum.
         unsafe { arg.unbox_arg_using_from_datum() }.into()

@@ -17,6 +17,8 @@ pub const ENFORCED: &str = include_str!("../schema/enforced-beyond-published.sch
 /// Values echoed in messages are cut to this many characters.
 const ECHO_MAX: usize = 80;
 
+/// The compiled schemas. The `expect`s can only fire on a bug in the two files compiled into
+/// this crate (no input reaches them); every test of this crate compiles them first.
 fn validator() -> &'static Validator {
     static V: OnceLock<Validator> = OnceLock::new();
     V.get_or_init(|| {
