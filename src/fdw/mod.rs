@@ -5,12 +5,12 @@
 
 pub mod columns;
 mod entry_points;
-mod hooks;
 pub mod lucene;
 pub mod pushdown;
 mod quals;
 mod row;
 mod scan;
+mod supabase_wrappers_0_1_28;
 
 use crate::error::{Error, Result};
 use crate::options::{self, Strategy};
@@ -23,7 +23,8 @@ use scan::Scan;
 use std::collections::HashMap;
 use supabase_wrappers::prelude::*;
 
-pub use hooks::install_log_filter;
+pub use supabase_wrappers_0_1_28::quiet_warnings::install_log_filter;
+use supabase_wrappers_0_1_28::{explain, query_shape, row_context};
 
 pub struct Auth0Fdw {
     server: Server,
@@ -78,7 +79,7 @@ impl Auth0Fdw {
         let plan = self.make_plan(&req.quals, &req.columns, &req.sorts, &req.limit);
         let scan = Scan::start(self.server.client()?, &plan, self.strategy)?;
         if let Some(id) = self.explain_id {
-            hooks::set_explain(id, explain_lines(self.strategy, &plan, Some(&scan)));
+            explain::set(id, explain_lines(self.strategy, &plan, Some(&scan)));
         }
         self.plan = Some(plan);
         self.scan = Some(scan);
@@ -169,16 +170,16 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         options: &HashMap<String, String>,
     ) -> Result<(i64, i32)> {
         self.strategy = options::strategy(&self.server.options, options)?;
-        if let Some(shape) = hooks::current_shape() {
+        if let Some(shape) = query_shape::current() {
             self.shape = shape;
         }
         self.row_context = options
             .get("wrappers.ftable_oid")
-            .and_then(|oid| hooks::framework_row_context(oid));
+            .and_then(|oid| row_context::find(oid));
         let plan = self.make_plan(quals, columns, sorts, limit);
-        let id = hooks::new_explain_id();
+        let id = explain::new_id();
         self.explain_id = Some(id);
-        hooks::set_explain(id, explain_lines(self.strategy, &plan, None));
+        explain::set(id, explain_lines(self.strategy, &plan, None));
         let rows = match (&plan.access, plan.limit) {
             (Access::UserId(_) | Access::Email(_), _) => 1,
             (Access::Search, Some(l)) => l.min(1000) as i64,
@@ -215,7 +216,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             // `ctx` is the framework's context for this scan (`Wrappers_scan_<oid>`, found in
             // `get_rel_size`), deleted only with the state that owns `self`. After planning it
             // holds only the previous row's values (the plan's copy of `fdw_private` lives with
-            // the plan, see hooks.rs; qual parameters point into the plan tree).
+            // the plan, see supabase_wrappers_0_1_28/plan_owned_state.rs; qual parameters point into the plan tree).
             // SAFETY: `ctx` is alive; the slot was cleared before this call and a row is only
             // guaranteed until the next fetch, so nothing references that memory any more.
             unsafe { pg_sys::MemoryContextReset(ctx) };
@@ -233,7 +234,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             }
             None => {
                 if let Some(id) = self.explain_id {
-                    hooks::set_explain(id, explain_lines(self.strategy, plan, Some(scan)));
+                    explain::set(id, explain_lines(self.strategy, plan, Some(scan)));
                 }
                 Ok(None)
             }
@@ -279,7 +280,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
     }
 
     fn fdw_routine_hook(routine: &mut supabase_wrappers::FdwRoutine<pgrx::AllocatedByRust>) {
-        hooks::install(routine);
+        supabase_wrappers_0_1_28::install(routine);
     }
 
     fn validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) -> Result<()> {

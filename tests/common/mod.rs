@@ -135,7 +135,11 @@ pub fn connect_collecting_notices(
     let mut cfg: postgres::Config = format!("host={host} port={port} user=postgres dbname={db}")
         .parse()
         .unwrap();
-    cfg.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
+    cfg.notice_callback(move |n| {
+        sink.lock()
+            .unwrap()
+            .push(format!("{}: {}", n.severity(), n.message()))
+    });
     (cfg.connect(NoTls).unwrap(), notices)
 }
 
