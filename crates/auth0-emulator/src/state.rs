@@ -188,7 +188,7 @@ impl State {
 
     /// Moves jobs along to the current time: forgets expired jobs and applies the imports that
     /// have completed (in completion order), so that their users become visible.
-    pub fn advance_jobs(&mut self, retention_ms: i64) {
+    fn advance_jobs(&mut self, retention_ms: i64) {
         use crate::jobs::{JobKind, Status};
         let now = self.now_ms();
         self.jobs.expire(now, retention_ms);
@@ -268,10 +268,15 @@ impl Emulator {
         }
     }
 
-    /// Locks the state. A handler that panicked while holding the lock leaves consistent data
-    /// (every mutation is a single assignment), so a poisoned lock is simply taken over.
+    /// Locks the state, brought to the current emulator time: whoever looks (a handler, a
+    /// test) sees expired jobs gone and completed imports' users in the tenant.
+    ///
+    /// A handler that panicked while holding the lock leaves consistent data (every mutation is
+    /// a single assignment), so a poisoned lock is simply taken over.
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.advance_jobs(self.config.job_retention.as_millis() as i64);
+        st
     }
 
     /// Arms a fault (see [`Fault::on`]).

@@ -11,21 +11,13 @@
 
 pub mod beyond_schema;
 pub mod email;
+mod problem;
 pub mod schema;
 
 pub use beyond_schema::FORBIDDEN_APP_METADATA;
 pub use email::is_email;
+pub use problem::Problem;
 pub use schema::is_secret_path;
-
-/// One problem with one record: where (Auth0 style, `custom_password_hash.hash.value`,
-/// `mfa_factors[0].totp`; empty for the record itself), Auth0's error code, and a message in
-/// Auth0's wording (secrets never echoed, long values cut).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: String,
-    pub code: &'static str,
-    pub message: String,
-}
 
 /// Every problem Auth0 would report for this record on its own (schema first, then the rules
 /// beyond it); rules across records (duplicates in a file) are the caller's.

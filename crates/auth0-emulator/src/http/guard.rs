@@ -32,7 +32,6 @@ pub async fn guard(State(emu): State<Emulator>, req: Request, next: Next) -> Res
 
     let (fault, limited, limit_headers, auth_error) = {
         let mut st = emu.lock();
-        st.advance_jobs(emu.config.job_retention.as_millis() as i64);
         *st.requests.entry(key.clone()).or_insert(0) += 1;
         st.total_requests += 1;
         let fault = st.take_fault(&key);

@@ -8,6 +8,7 @@ mod connections;
 mod control;
 pub mod errors;
 mod guard;
+mod jobs;
 mod oauth;
 mod params;
 mod users;
@@ -28,7 +29,7 @@ pub fn app(emu: Emulator) -> Router {
         .route("/api/v2/users-by-email", get(users::by_email))
         .route("/api/v2/connections", get(connections::list))
         .route("/api/v2/connections/{id}", get(connections::get_one))
-        .merge(crate::jobs::routes())
+        .merge(jobs::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             emu.clone(),
             guard::guard,

@@ -2,13 +2,19 @@
 //! (Auth0's bulk-export documentation: strings quoted and prefixed with `'` against CSV
 //! injection, dates as they are).
 
-use super::ExportFormat;
 use crate::store::StoredUser;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::sync::Arc;
+
+/// The file format of a users-exports job (`format`: `json` is NDJSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
 
 /// One requested field: a path into the user (`email`, `identities[0].connection`,
 /// `app_metadata.plan`) and the name it is exported as.

@@ -7,11 +7,26 @@
 //! that a test against the emulator fails where Auth0 would. What an import then does to the
 //! tenant (matching, upsert semantics, password hashes, MFA enrollment) is the emulator's own.
 
-use super::{Summary, UserError};
 use crate::seed::{gravatar, Rng};
 use crate::store::{Connection, StoredUser, UserStore};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
+
+/// One user's failure in an import, as `GET /jobs/{id}/errors` reports it.
+#[derive(Debug, Clone)]
+pub struct UserError {
+    /// The user as provided in the file, with secrets redacted.
+    pub user: Value,
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub inserted: u64,
+    pub updated: u64,
+    pub failed: u64,
+    pub total: u64,
+}
 
 /// Fields an upsert may change (Auth0's bulk-import docs: "Upsert During Import?").
 const UPSERTABLE: &[&str] = &[

@@ -3,13 +3,14 @@
 //! Jobs advance with emulator time (wall clock plus `/_emulator/clock` offsets): `pending` for a
 //! moment, then `processing` at the configured users per second, then `completed`. An import's
 //! users are applied to the tenant when it completes; an export's file is built when it is first
-//! downloaded. Jobs disappear after the retention period (Auth0: 24 hours).
+//! downloaded. Jobs disappear after the retention period (Auth0: 24 hours). Time moves them along
+//! whenever the state is locked (`Emulator::lock`); their HTTP routes are in `http/jobs.rs`.
 
 pub mod export_file;
 pub mod import_rules;
-mod routes;
 
-pub use routes::routes;
+pub use export_file::ExportFormat;
+pub use import_rules::{Summary, UserError};
 
 use crate::store::StoredUser;
 use serde_json::{Map, Value};
@@ -38,22 +39,6 @@ impl Status {
     }
 }
 
-/// One user's failure in an import, as `GET /jobs/{id}/errors` reports it.
-#[derive(Debug, Clone)]
-pub struct UserError {
-    /// The user as provided in the file, with secrets redacted.
-    pub user: Value,
-    pub errors: Vec<Value>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    pub inserted: u64,
-    pub updated: u64,
-    pub failed: u64,
-    pub total: u64,
-}
-
 #[derive(Debug)]
 pub struct ImportJob {
     /// The parsed users file, until the job has run.
@@ -77,12 +62,6 @@ pub struct ExportJob {
     pub snapshot: Vec<Arc<StoredUser>>,
     /// The gzip file, built on first download.
     pub file: Option<bytes::Bytes>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Json,
-    Csv,
 }
 
 #[derive(Debug)]

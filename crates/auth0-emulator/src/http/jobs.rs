@@ -2,9 +2,9 @@
 //! `GET /api/v2/jobs/{id}`, `GET /api/v2/jobs/{id}/errors`, and the export download at the signed,
 //! expiring `location` (`GET /user-exports/{id}/{file}`, no bearer token, like Auth0's CDN link).
 
-use super::export_file::{self, Field};
-use super::{ExportFormat, ExportJob, ImportJob, Job, JobKind, Status};
-use crate::http::errors::api_error;
+use super::errors::api_error;
+use crate::jobs::export_file::{self, Field};
+use crate::jobs::{ExportFormat, ExportJob, ImportJob, Job, JobKind, Status};
 use crate::state::{Emulator, Fault};
 use axum::body::Body;
 use axum::extract::{Extension, Multipart, Path, Query, State};
