@@ -2,9 +2,9 @@
 //!
 //! Table of contents:
 //! - [`fdw`]: the `auth0` foreign data wrapper (`auth0.users`), its pushdown and its scans;
-//! - [`import`]: `auth0_validate_users`, `auth0_import`, `auth0_import_resume`, the ledger of
-//!   imports and each import's record;
-//! - [`jobs`]: `auth0_job_status`, `auth0_job_errors` and the ledger views' functions;
+//! - [`import`]: `auth0_validate_users`, `auth0_import`, `auth0_import_resume`,
+//!   `auth0_import_purge`, `auth0_job_status`, `auth0_job_errors`, the ledger of imports, each
+//!   import's record, and the ledger views' functions;
 //! - [`server`] and [`options`]: servers, user mappings and their options;
 //! - [`runtime`]: running the async client inside a backend, cancellably, with progress NOTICEs;
 //! - [`error`]: the one error type and its SQLSTATEs;
@@ -20,7 +20,6 @@ use pgrx::prelude::*;
 pub mod error;
 pub mod fdw;
 pub mod import;
-pub mod jobs;
 pub mod jsonb_arg;
 pub mod options;
 pub mod runtime;

@@ -30,17 +30,28 @@ pub struct Auth0Fdw {
     server: Server,
     shape: QueryShape,
     explain_id: Option<u64>,
-    /// What `begin_scan` was given; the remote scan starts at the first `iter_scan`.
-    request: Option<ScanRequest>,
-    plan: Option<Plan>,
+    state: ScanState,
     out: Vec<OutColumn>,
-    scan: Option<Scan>,
     strategy: Strategy,
     /// The framework's per-scan memory context for row values, reset before each row.
     row_context: Option<pg_sys::MemoryContext>,
 }
 
-/// The inputs of a scan, kept from `begin_scan` to the first row.
+/// Where the instance is between `begin_scan` and `end_scan`.
+enum ScanState {
+    /// Planned, not begun (or ended).
+    Idle,
+    /// Begun: the remote scan starts at the first `iter_scan`.
+    Begun(ScanRequest),
+    /// Reading: the plan, finished with the parameter values, and its scan.
+    Running {
+        request: ScanRequest,
+        plan: Box<Plan>,
+        scan: Box<Scan>,
+    },
+}
+
+/// The inputs of a scan, kept from `begin_scan` to the first row (and for a rescan).
 ///
 /// Parameters of InitPlans attached to this scan (`WHERE user_id = (SELECT ...)`) are not
 /// evaluated yet when `BeginForeignScan` runs (Postgres sets them up after it), so the
@@ -72,18 +83,22 @@ impl Auth0Fdw {
     }
 
     /// Plans with the parameter values known now and makes the first request(s).
-    fn start(&mut self) -> Result<()> {
-        let Some(req) = &self.request else {
-            return Ok(());
-        };
-        let plan = self.make_plan(&req.quals, &req.columns, &req.sorts, &req.limit);
+    fn start(&self, request: ScanRequest) -> Result<ScanState> {
+        let plan = self.make_plan(
+            &request.quals,
+            &request.columns,
+            &request.sorts,
+            &request.limit,
+        );
         let scan = Scan::start(self.server.client()?, &plan, self.strategy)?;
         if let Some(id) = self.explain_id {
             explain::set(id, explain_lines(self.strategy, &plan, Some(&scan)));
         }
-        self.plan = Some(plan);
-        self.scan = Some(scan);
-        Ok(())
+        Ok(ScanState::Running {
+            request,
+            plan: Box::new(plan),
+            scan: Box::new(scan),
+        })
     }
 }
 
@@ -121,7 +136,7 @@ fn explain_lines(
             plan.query().unwrap_or_else(|| "(all users)".into()),
         ));
         if let Some(s) = &plan.sort {
-            lines.push(("Auth0 Sort".into(), s.clone()));
+            lines.push(("Auth0 Sort".into(), s.to_string()));
         }
         if let Some(l) = plan.limit {
             lines.push(("Auth0 Limit".into(), l.to_string()));
@@ -152,10 +167,8 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             server: Server::open(server.server_oid)?,
             shape: QueryShape::default(),
             explain_id: None,
-            request: None,
-            plan: None,
+            state: ScanState::Idle,
             out: Vec::new(),
-            scan: None,
             strategy,
             row_context: None,
         })
@@ -200,14 +213,12 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
     ) -> Result<()> {
         self.strategy = options::strategy(&self.server.options, options)?;
         self.out = row::out_columns(columns)?;
-        self.request = Some(ScanRequest {
+        self.state = ScanState::Begun(ScanRequest {
             quals: quals.to_vec(),
             columns: columns.to_vec(),
             sorts: sorts.to_vec(),
             limit: limit.clone(),
         });
-        self.scan = None;
-        self.plan = None;
         Ok(())
     }
 
@@ -221,10 +232,12 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             // guaranteed until the next fetch, so nothing references that memory any more.
             unsafe { pg_sys::MemoryContextReset(ctx) };
         }
-        if self.scan.is_none() {
-            self.start()?;
+        if let ScanState::Begun(_) = self.state {
+            if let ScanState::Begun(request) = std::mem::replace(&mut self.state, ScanState::Idle) {
+                self.state = self.start(request)?;
+            }
         }
-        let (Some(scan), Some(plan)) = (self.scan.as_mut(), self.plan.as_ref()) else {
+        let ScanState::Running { plan, scan, .. } = &mut self.state else {
             return Ok(None);
         };
         match scan.next(self.server.client()?)? {
@@ -243,12 +256,17 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
 
     fn re_scan(&mut self) -> Result<()> {
         // Same parameters (the framework restarts the scan itself when they change): read again.
-        self.scan = None;
+        self.state = match std::mem::replace(&mut self.state, ScanState::Idle) {
+            ScanState::Running { request, .. } | ScanState::Begun(request) => {
+                ScanState::Begun(request)
+            }
+            ScanState::Idle => ScanState::Idle,
+        };
         Ok(())
     }
 
     fn end_scan(&mut self) -> Result<()> {
-        self.scan = None;
+        self.state = ScanState::Idle;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 use super::columns::{self, Search, Sort as SortRule};
 use super::lucene::{self, Like};
+pub use auth0_api::users::Sort as RemoteSort;
 
 /// Facts about the query that the framework does not pass to `get_rel_size` (read by our
 /// planner hook from the `PlannerInfo`).
@@ -39,7 +40,7 @@ pub struct Plan {
     pub local: Vec<String>,
     /// Every restriction was translated exactly enough for a LIMIT to be pushed.
     pub all_pushed: bool,
-    pub sort: Option<String>,
+    pub sort: Option<RemoteSort>,
     pub limit: Option<u64>,
     /// Top-level fields to ask for; `None` asks for whole users.
     pub fields: Option<Vec<String>>,
@@ -340,13 +341,7 @@ pub fn plan(
                     SortRule::NullsLast => !s.nulls_first,
                     SortRule::No => false,
                 };
-            ok.then(|| {
-                Some(format!(
-                    "{}:{}",
-                    s.column,
-                    if s.descending { -1 } else { 1 }
-                ))
-            })
+            ok.then(|| Some(RemoteSort::new(s.column.clone(), s.descending)))
         }
         _ => None,
     };
@@ -634,7 +629,7 @@ mod tests {
             &sh,
         );
         assert_eq!(
-            (p.sort.as_deref(), p.limit),
+            (p.sort.as_ref().map(|s| s.to_string()).as_deref(), p.limit),
             (Some("created_at:-1"), Some(15))
         );
 

@@ -4,6 +4,14 @@
 //! database connection enabled for an application), splits the valid records into files Auth0
 //! accepts, keeps at most two Auth0 jobs running, and records everything in the ledger as it
 //! happens. It returns our import id; `auth0_job_status` and `auth0_job_errors` follow it.
+//!
+//! - this file: the SQL surface of an import (`auth0_validate_users`, `auth0_import`);
+//! - [`submit`]: sending the files, at most two jobs at a time, recording each answer;
+//! - [`ledger`]: the journal of events each import appends to (and reading it back);
+//! - [`record`]: an import's events folded into its record (pure, unit-tested);
+//! - `status`: `auth0_job_status` and `auth0_job_errors`, from the record and Auth0's jobs;
+//! - `views`: the functions behind the `auth0_imports` and `auth0_import_jobs` views;
+//! - `resume`, `purge`: `auth0_import_resume`, `auth0_import_purge`.
 
 // SQL functions return `Result<_, ErrorReport>`: that is how pgrx raises our SQLSTATE, DETAIL
 // and HINT; its size and the `TableIterator` row types are dictated by the SQL signatures.
@@ -13,7 +21,9 @@ pub mod ledger;
 mod purge;
 pub mod record;
 mod resume;
+mod status;
 mod submit;
+mod views;
 
 pub use submit::submission_running;
 

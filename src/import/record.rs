@@ -68,14 +68,47 @@ pub struct ImportRecord {
     /// imports recorded before 0.2.0).
     pub files: usize,
     pub file_indices: Vec<Vec<usize>>,
-    /// (Auth0 job id, file number, input positions, e-mails)
-    pub jobs: Vec<(String, usize, Vec<usize>, Vec<String>)>,
-    /// (file number, input positions, e-mails, Auth0's refusal)
-    pub refused: Vec<(usize, Vec<usize>, Vec<String>, String)>,
+    /// The files Auth0 made a job of.
+    pub jobs: Vec<JobFile>,
+    /// The files Auth0 refused (their users failed).
+    pub refused: Vec<RefusedFile>,
     pub unknown: Vec<Unknown>,
     pub submission: Submission,
-    /// (status, inserted, updated, failed, total, at) once final.
-    pub summary: Option<(String, u64, u64, u64, u64, String)>,
+    /// Once final.
+    pub summary: Option<Summary>,
+}
+
+/// A file Auth0 accepted as a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobFile {
+    pub auth0_job_id: String,
+    /// The file's number (0-based).
+    pub file: usize,
+    /// Its users' positions in the submitted array, and their e-mails (lower case).
+    pub indices: Vec<usize>,
+    pub emails: Vec<String>,
+}
+
+/// A file Auth0 refused with an error answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefusedFile {
+    pub file: usize,
+    pub indices: Vec<usize>,
+    pub emails: Vec<String>,
+    /// Auth0's answer.
+    pub error: String,
+}
+
+/// An import's final counts, recorded once every job has finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub status: String,
+    pub inserted: u64,
+    pub updated: u64,
+    pub failed: u64,
+    pub total: u64,
+    /// When it was recorded (ISO 8601).
+    pub at: String,
 }
 
 /// Folds one import's events into its record; `None` without its `Import` event.
@@ -133,8 +166,12 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
                 ..
             } => {
                 r.unknown.retain(|u| u.chunk != chunk);
-                r.jobs
-                    .push((auth0_job_id, chunk, from_ranges(&indices), emails))
+                r.jobs.push(JobFile {
+                    auth0_job_id,
+                    file: chunk,
+                    indices: from_ranges(&indices),
+                    emails,
+                })
             }
             Event::ChunkFailed {
                 chunk,
@@ -144,8 +181,12 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
                 ..
             } => {
                 r.unknown.retain(|u| u.chunk != chunk);
-                r.refused
-                    .push((chunk, from_ranges(&indices), emails, error))
+                r.refused.push(RefusedFile {
+                    file: chunk,
+                    indices: from_ranges(&indices),
+                    emails,
+                    error,
+                })
             }
             // Sent with no answer yet: if nothing follows, its answer was lost.
             Event::Sending {
@@ -214,7 +255,16 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
                 failed,
                 total,
                 ..
-            } => r.summary = Some((status, inserted, updated, failed, total, at)),
+            } => {
+                r.summary = Some(Summary {
+                    status,
+                    inserted,
+                    updated,
+                    failed,
+                    total,
+                    at,
+                })
+            }
         }
     }
     rec
@@ -246,8 +296,8 @@ impl ImportRecord {
     pub fn unsent_files(&self) -> Vec<usize> {
         (0..self.files)
             .filter(|n| {
-                !self.jobs.iter().any(|j| j.1 == *n)
-                    && !self.refused.iter().any(|r| r.0 == *n)
+                !self.jobs.iter().any(|j| j.file == *n)
+                    && !self.refused.iter().any(|r| r.file == *n)
                     && !self.unknown.iter().any(|u| u.chunk == *n)
             })
             .collect()
@@ -268,11 +318,11 @@ impl ImportRecord {
         self.invalid.iter().for_each(|inv| mark(inv.index));
         self.jobs
             .iter()
-            .flat_map(|j| j.2.iter())
+            .flat_map(|j| j.indices.iter())
             .for_each(|&i| mark(i));
         self.refused
             .iter()
-            .flat_map(|r| r.1.iter())
+            .flat_map(|r| r.indices.iter())
             .for_each(|&i| mark(i));
         self.unknown
             .iter()
@@ -283,7 +333,7 @@ impl ImportRecord {
 
     /// Users in a job (what Auth0 reports on).
     pub fn submitted_users(&self) -> usize {
-        self.jobs.iter().map(|j| j.2.len()).sum()
+        self.jobs.iter().map(|j| j.indices.len()).sum()
     }
 
     /// Users of lost-answer files not yet found: neither imported nor failed.
@@ -296,7 +346,7 @@ impl ImportRecord {
     pub fn local_counts(&self) -> (u64, u64, u64) {
         let failed = self.invalid.len()
             + self.unsubmitted_indices().len()
-            + self.refused.iter().map(|r| r.1.len()).sum::<usize>()
+            + self.refused.iter().map(|r| r.indices.len()).sum::<usize>()
             + self
                 .unknown
                 .iter()

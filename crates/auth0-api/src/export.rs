@@ -37,6 +37,7 @@ impl Client {
         // caller's to restart (it knows how many lines it has already used).
         let mut retries = Retries::new(self, ENDPOINT);
         loop {
+            self.count_request();
             match self.download_http.get(url.clone()).send().await {
                 Ok(resp) => match resp.status() {
                     StatusCode::OK => return Ok(Download { resp, received: 0 }),

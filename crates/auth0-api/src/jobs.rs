@@ -15,7 +15,7 @@ pub struct Job {
     #[serde(rename = "type", default)]
     pub kind: String,
     #[serde(default)]
-    pub status: String,
+    pub status: JobStatus,
     #[serde(default)]
     pub connection_id: Option<String>,
     #[serde(default)]
@@ -41,7 +41,73 @@ pub struct Job {
 impl Job {
     /// `completed`, `failed` or `expired`: nothing more will happen.
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "expired")
+        self.status.is_finished()
+    }
+}
+
+/// A job's `status`: `pending`, then `processing`, then `completed` or `failed`; `expired` once
+/// Auth0 dropped its file. Any other text Auth0 may add is kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum JobStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+    Expired,
+    Other(String),
+}
+
+impl JobStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Processing => "processing",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Expired => "expired",
+            JobStatus::Other(s) => s,
+        }
+    }
+
+    /// Nothing more will happen to the job.
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Expired
+        )
+    }
+}
+
+/// A job without a `status` (never seen from Auth0) is neither pending nor finished.
+impl Default for JobStatus {
+    fn default() -> Self {
+        JobStatus::Other(String::new())
+    }
+}
+
+impl From<String> for JobStatus {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "pending" => JobStatus::Pending,
+            "processing" => JobStatus::Processing,
+            "completed" => JobStatus::Completed,
+            "failed" => JobStatus::Failed,
+            "expired" => JobStatus::Expired,
+            _ => JobStatus::Other(s),
+        }
+    }
+}
+
+impl From<JobStatus> for String {
+    fn from(s: JobStatus) -> Self {
+        s.as_str().to_string()
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

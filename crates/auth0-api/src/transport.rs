@@ -7,6 +7,7 @@ use crate::token::{CachedToken, TokenResponse};
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -65,6 +66,8 @@ pub struct Client {
     pub(crate) config: Arc<ClientConfig>,
     token: Arc<Mutex<Option<CachedToken>>>,
     observer: Arc<dyn Observer>,
+    /// HTTP requests sent by this client and its clones (every attempt counts).
+    sent: Arc<AtomicU64>,
 }
 
 impl Client {
@@ -95,11 +98,24 @@ impl Client {
             config: Arc::new(config),
             token: Arc::new(Mutex::new(None)),
             observer,
+            sent: Arc::new(AtomicU64::new(0)),
         })
     }
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// How many HTTP requests this client and its clones have sent so far: every attempt,
+    /// token requests and export downloads included (what Auth0's rate limit counts). A caller
+    /// reads it before and after a call to know what that call cost.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Counts one HTTP request about to be sent.
+    pub(crate) fn count_request(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Reports an event to the observer (for waits the caller does itself, like job polling).
@@ -263,6 +279,7 @@ impl Client {
             Body::Json(v) => rb.json(v),
             Body::Multipart(make) => rb.multipart(make()),
         };
+        self.count_request();
         let resp = rb.send().await?;
         let status = resp.status();
         let headers = resp.headers().clone();

@@ -40,13 +40,35 @@ pub const ALL_FIELDS: &[&str] = &[
 pub const SEARCH_CAP: u64 = 1000;
 pub const MAX_PER_PAGE: u32 = 100;
 
+/// A search's order: one field, ascending or descending (`sort=field:1` / `field:-1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort {
+    pub field: String,
+    pub descending: bool,
+}
+
+impl Sort {
+    pub fn new(field: impl Into<String>, descending: bool) -> Self {
+        Sort {
+            field: field.into(),
+            descending,
+        }
+    }
+}
+
+/// As Auth0's `sort` parameter: `created_at:-1`.
+impl std::fmt::Display for Sort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.field, if self.descending { -1 } else { 1 })
+    }
+}
+
 /// One `GET /api/v2/users` request.
 #[derive(Debug, Clone, Default)]
 pub struct SearchParams {
     /// Lucene query (search engine v3); `None` lists every user.
     pub q: Option<String>,
-    /// `field:1` or `field:-1`.
-    pub sort: Option<String>,
+    pub sort: Option<Sort>,
     pub page: u32,
     pub per_page: u32,
     /// Top-level fields to return (`None`: all).
@@ -128,7 +150,7 @@ impl Client {
             req = req.query("q", q.clone());
         }
         if let Some(s) = &p.sort {
-            req = req.query("sort", s.clone());
+            req = req.query("sort", s.to_string());
         }
         let req = fields_query(req, p.fields.as_deref());
         let a = self.send(&req).await?;
@@ -164,7 +186,7 @@ pub struct SearchCursor {
 impl SearchCursor {
     pub fn new(
         q: Option<String>,
-        sort: Option<String>,
+        sort: Option<Sort>,
         fields: Option<Vec<String>>,
         max_results: Option<u64>,
     ) -> Self {

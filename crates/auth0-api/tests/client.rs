@@ -82,7 +82,12 @@ async fn reads_users_with_one_token() {
 async fn search_cursor_pages_to_the_end() {
     let emu = emulator(250);
     let c = client(&emu);
-    let mut cur = SearchCursor::new(None, Some("created_at:1".into()), None, None);
+    let mut cur = SearchCursor::new(
+        None,
+        Some(auth0_api::users::Sort::new("created_at", false)),
+        None,
+        None,
+    );
     let mut all = Vec::new();
     while let Some(page) = cur.next_page(&c).await.unwrap() {
         all.extend(page);

@@ -3,7 +3,7 @@
 
 use auth0_api::export::GzipLines;
 use auth0_api::import::{split, MAX_FILE_BYTES};
-use auth0_api::jobs::{ExportField, ExportRequest, ImportRequest, JobErrors};
+use auth0_api::jobs::{ExportField, ExportRequest, ImportRequest, JobErrors, JobStatus};
 use auth0_api::{Client, ClientConfig, Credentials, Error, Secret};
 use auth0_emulator::{spawn, Config, Fault, Running};
 use serde_json::{json, Value};
@@ -73,14 +73,14 @@ async fn an_import_runs_and_its_users_become_readable() {
         })
         .await
         .unwrap();
-    assert_eq!(job.status, "pending");
+    assert_eq!(job.status, JobStatus::Pending);
     assert_eq!(
         job.connection.as_deref(),
         Some("Username-Password-Authentication")
     );
     assert_eq!(job.external_id.as_deref(), Some("batch-7"));
     let done = wait_finished(&c, &job.id).await;
-    assert_eq!(done.status, "completed");
+    assert_eq!(done.status, JobStatus::Completed);
     let s = done.summary.unwrap();
     assert_eq!((s.inserted, s.updated, s.failed, s.total), (50, 0, 0, 50));
     let u = c.get_user("auth0|n7", None).await.unwrap().unwrap();
@@ -238,7 +238,7 @@ async fn import_limits_are_auth0s() {
 
 async fn export_lines(c: &Client, req: &ExportRequest) -> Vec<Value> {
     let job = c.create_export(req).await.unwrap();
-    assert_eq!(job.status, "pending");
+    assert_eq!(job.status, JobStatus::Pending);
     let done = wait_finished(c, &job.id).await;
     let location = done.location.expect("a completed export has a location");
     let mut dl = c.open_download(&location).await.unwrap();

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::runtime::{block_on, queue_notice};
 use auth0_api::export::{Download, GzipLines};
-use auth0_api::jobs::{ExportField, ExportRequest, Job};
+use auth0_api::jobs::{ExportField, ExportRequest, Job, JobStatus};
 use auth0_api::users::User;
 use auth0_api::Client;
 use std::time::{Duration, Instant};
@@ -28,14 +28,13 @@ pub struct ExportStream {
     ended: bool,
     tail: Option<Vec<u8>>,
     last_notice: Instant,
-    pub requests: u32,
 }
 
 fn progress(job: &Job) -> String {
     match (job.percentage_done, job.time_left_seconds) {
         (Some(p), Some(t)) => format!("{}, {p}% done, about {t} s left", job.status),
         (Some(p), None) => format!("{}, {p}% done", job.status),
-        _ => job.status.clone(),
+        _ => job.status.to_string(),
     }
 }
 
@@ -60,16 +59,12 @@ impl ExportStream {
         connection: Option<&str>,
         fields: Option<&[String]>,
     ) -> Result<Option<ExportStream>> {
-        let mut requests = 0;
         let connection_id = match connection {
             None => None,
-            Some(name) => {
-                requests += 1;
-                match block_on(client.find_connection(name))?? {
-                    Some(c) => Some(c.id),
-                    None => return Ok(None),
-                }
-            }
+            Some(name) => match block_on(client.find_connection(name))?? {
+                Some(c) => Some(c.id),
+                None => return Ok(None),
+            },
         };
         let names: Vec<String> = match fields {
             Some(f) => f.to_vec(),
@@ -92,7 +87,6 @@ impl ExportStream {
                     .collect(),
             ),
         };
-        requests += 1;
         let job = block_on(client.create_export(&request))??;
         queue_notice(format!(
             "auth0_io: export job {} started ({})",
@@ -102,10 +96,8 @@ impl ExportStream {
                 .unwrap_or_else(|| "all connections".into())
         ));
         let id = job.id.clone();
-        let (job, polls) = wait_for(client, &id)?;
-        requests += polls;
-        let (download, opens) = open_fresh(client, job)?;
-        requests += opens;
+        let job = wait_for(client, &id)?;
+        let download = open_fresh(client, job)?;
         Ok(Some(ExportStream {
             job_id: id,
             download,
@@ -116,7 +108,6 @@ impl ExportStream {
             ended: false,
             tail: None,
             last_notice: Instant::now(),
-            requests,
         }))
     }
 
@@ -195,7 +186,6 @@ impl ExportStream {
             "auth0_io: export job {}: download interrupted after {} users ({cause}); resuming",
             self.job_id, self.emitted
         ));
-        self.requests += 2;
         let job = block_on(client.get_job(&self.job_id))??.ok_or_else(|| Error::Incomplete {
             message: format!(
                 "Auth0 export job {} disappeared while its file was being read",
@@ -215,16 +205,13 @@ impl ExportStream {
 }
 
 /// Opens the job's file; an expired link (it lives 60 s) is replaced by a fresh one from the
-/// job, a few times. Returns the download and the requests it took.
-fn open_fresh(client: &Client, mut job: Job) -> Result<(Download, u32)> {
-    let mut requests = 0;
+/// job, a few times.
+fn open_fresh(client: &Client, mut job: Job) -> Result<Download> {
     for _ in 0..=MAX_RESTARTS {
         let location = job.location.clone().ok_or_else(|| job_failed(&job))?;
-        requests += 1;
         match block_on(client.open_download(&location))? {
-            Ok(d) => return Ok((d, requests)),
+            Ok(d) => return Ok(d),
             Err(auth0_api::Error::LinkExpired) => {
-                requests += 1;
                 job = block_on(client.get_job(&job.id))??.ok_or_else(|| job_failed(&job))?;
             }
             Err(e) => return Err(e.into()),
@@ -236,20 +223,18 @@ fn open_fresh(client: &Client, mut job: Job) -> Result<(Download, u32)> {
 /// Polls the job until it has completed: after 250 ms at first, then 1.5 times longer each time
 /// (up to 5 s),
 /// with a NOTICE at most every few seconds.
-fn wait_for(client: &Client, id: &str) -> Result<(Job, u32)> {
+fn wait_for(client: &Client, id: &str) -> Result<Job> {
     let mut delay = Duration::from_millis(250);
-    let mut polls = 0;
     let mut last_notice = Instant::now();
     loop {
-        polls += 1;
         let job = block_on(client.get_job(id))??.ok_or_else(|| Error::Incomplete {
             message: format!("Auth0 export job {id} disappeared"),
             detail: "Auth0 answered 404 for a job it had just created.".into(),
             hint: "Run the query again.".into(),
         })?;
-        match job.status.as_str() {
-            "completed" => return Ok((job, polls)),
-            "failed" | "expired" => return Err(job_failed(&job)),
+        match job.status {
+            JobStatus::Completed => return Ok(job),
+            JobStatus::Failed | JobStatus::Expired => return Err(job_failed(&job)),
             _ => {}
         }
         if last_notice.elapsed() >= NOTICE_EVERY {

@@ -31,39 +31,43 @@ enum Source {
 /// A running scan.
 pub struct Scan {
     source: Source,
-    /// Requests made before the chosen source took over (counts, the first page).
-    setup_requests: u32,
+    /// HTTP requests this scan made (the client's count, read around each of its calls: other
+    /// scans of the same backend may use the same client in between).
+    requests: u64,
 }
 
 /// How a scan ran, for EXPLAIN ANALYZE.
 pub struct Report {
     pub strategy: String,
-    pub requests: u32,
+    pub requests: u64,
 }
 
 impl Scan {
     /// Makes the first request(s) and settles on a strategy.
     pub fn start(client: &Client, plan: &Plan, strategy: Strategy) -> Result<Scan> {
+        let before = client.requests_sent();
+        let source = Self::open(client, plan, strategy)?;
+        Ok(Scan {
+            source,
+            requests: client.requests_sent() - before,
+        })
+    }
+
+    fn open(client: &Client, plan: &Plan, strategy: Strategy) -> Result<Source> {
         let fields = plan.fields.as_deref();
         match &plan.access {
             Access::UserId(id) => {
                 let found = block_on(client.get_user(id, fields))??;
-                Ok(Scan {
-                    source: Source::Buffer(found.into_iter().collect()),
-                    setup_requests: 1,
-                })
+                Ok(Source::Buffer(found.into_iter().collect()))
             }
             Access::Email(email) => {
                 let found = block_on(client.users_by_email(email, fields))??;
-                Ok(Scan {
-                    source: Source::Buffer(found.into()),
-                    setup_requests: 1,
-                })
+                Ok(Source::Buffer(found.into()))
             }
             Access::Search if strategy == Strategy::Export => {
                 choose::choose(strategy, 0, plan.limit, None, plan.q_text.is_some())
                     .map_err(refused)?;
-                Self::export(client, plan, 0)
+                Self::export(client, plan)
             }
             Access::Search => {
                 let mut cursor = SearchCursor::new(
@@ -74,7 +78,6 @@ impl Scan {
                 );
                 let first = block_on(cursor.next_page(client))??.unwrap_or_default();
                 let total = cursor.total().unwrap_or(0);
-                let mut requests = 1;
                 let needs_size = strategy == Strategy::Auto
                     && total >= auth0_api::users::SEARCH_CAP
                     && plan.limit.is_none_or(|l| l > auth0_api::users::SEARCH_CAP)
@@ -84,7 +87,6 @@ impl Scan {
                 } else if plan.conditions.is_empty() {
                     Some(total)
                 } else {
-                    requests += 1;
                     let q = plan
                         .connection
                         .as_ref()
@@ -106,57 +108,64 @@ impl Scan {
                 )
                 .map_err(refused)?
                 {
-                    Choice::Pages => Ok(Scan {
-                        source: Source::Pages {
-                            cursor,
-                            buffer: first.into(),
-                        },
-                        setup_requests: requests,
+                    Choice::Pages => Ok(Source::Pages {
+                        cursor,
+                        buffer: first.into(),
                     }),
                     Choice::Windows => {
                         // Windows read in created_at order; a LIMIT under another order cannot
                         // be served by them, so it is left to Postgres.
-                        let descending = plan.sort.as_deref() == Some("created_at:-1");
-                        let ordered = plan.sort.is_none()
-                            || plan
-                                .sort
-                                .as_deref()
-                                .is_some_and(|s| s.starts_with("created_at:"));
+                        let by_created = plan.sort.as_ref().filter(|s| s.field == "created_at");
+                        let descending = by_created.is_some_and(|s| s.descending);
+                        let ordered = plan.sort.is_none() || by_created.is_some();
                         let limit = if ordered { plan.limit } else { None };
-                        Ok(Scan {
-                            source: Source::Windows(Windows::new(
-                                plan.query(),
-                                descending,
-                                plan.fields.clone(),
-                                limit,
-                            )),
-                            setup_requests: requests,
-                        })
+                        Ok(Source::Windows(Windows::new(
+                            plan.query(),
+                            descending,
+                            plan.fields.clone(),
+                            limit,
+                        )))
                     }
-                    Choice::Export => Self::export(client, plan, requests),
+                    Choice::Export => Self::export(client, plan),
                 }
             }
         }
     }
 
-    fn export(client: &Client, plan: &Plan, requests: u32) -> Result<Scan> {
-        let source = match ExportStream::start(
-            client,
-            plan.connection.as_deref(),
-            plan.fields.as_deref(),
-        )? {
-            Some(s) => Source::Export(s),
-            None => Source::Buffer(VecDeque::new()),
-        };
-        Ok(Scan {
-            source,
-            setup_requests: requests,
-        })
+    fn export(client: &Client, plan: &Plan) -> Result<Source> {
+        Ok(
+            match ExportStream::start(client, plan.connection.as_deref(), plan.fields.as_deref())? {
+                Some(s) => Source::Export(s),
+                None => Source::Buffer(VecDeque::new()),
+            },
+        )
     }
 
     /// The next user.
     pub fn next(&mut self, client: &Client) -> Result<Option<User>> {
-        match &mut self.source {
+        let before = client.requests_sent();
+        let next = self.source.next(client);
+        self.requests += client.requests_sent() - before;
+        next
+    }
+
+    pub fn report(&self) -> Report {
+        let strategy = match &self.source {
+            Source::Buffer(_) => "lookup".to_string(),
+            Source::Pages { .. } => "search".to_string(),
+            Source::Windows(w) => format!("search in {} created_at window(s)", w.windows),
+            Source::Export(e) => format!("export job {}", e.job_id),
+        };
+        Report {
+            strategy,
+            requests: self.requests,
+        }
+    }
+}
+
+impl Source {
+    fn next(&mut self, client: &Client) -> Result<Option<User>> {
+        match self {
             Source::Buffer(b) => Ok(b.pop_front()),
             Source::Pages { cursor, buffer } => loop {
                 if let Some(u) = buffer.pop_front() {
@@ -165,7 +174,6 @@ impl Scan {
                 if cursor.is_done() {
                     return Ok(None);
                 }
-                self.setup_requests += 1;
                 match block_on(cursor.next_page(client))?? {
                     Some(page) => buffer.extend(page),
                     None => return Ok(None),
@@ -173,22 +181,6 @@ impl Scan {
             },
             Source::Windows(w) => w.next(client),
             Source::Export(e) => e.next(client),
-        }
-    }
-
-    pub fn report(&self) -> Report {
-        let (strategy, more) = match &self.source {
-            Source::Buffer(_) => ("lookup".to_string(), 0),
-            Source::Pages { .. } => ("search".to_string(), 0),
-            Source::Windows(w) => (
-                format!("search in {} created_at window(s)", w.windows),
-                w.requests,
-            ),
-            Source::Export(e) => (format!("export job {}", e.job_id), e.requests),
-        };
-        Report {
-            strategy,
-            requests: self.setup_requests + more,
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::runtime::block_on;
-use auth0_api::users::{SearchCursor, User, SEARCH_CAP};
+use auth0_api::users::{SearchCursor, Sort, User, SEARCH_CAP};
 use auth0_api::Client;
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
@@ -26,7 +26,6 @@ pub struct Windows {
     last: Option<String>,
     at_last: HashSet<String>,
     pub windows: u32,
-    pub requests: u32,
 }
 
 fn created_at(u: &User) -> Option<&str> {
@@ -67,7 +66,6 @@ impl Windows {
             last: None,
             at_last: HashSet::new(),
             windows: 1,
-            requests: 0,
         }
     }
 
@@ -89,7 +87,7 @@ impl Windows {
             (Some(b), None) => Some(b.clone()),
             (None, r) => r,
         };
-        let sort = format!("created_at:{}", if descending { -1 } else { 1 });
+        let sort = Sort::new("created_at", descending);
         SearchCursor::new(q, Some(sort), fields.clone(), None)
     }
 
@@ -112,7 +110,6 @@ impl Windows {
                 return Ok(Some(u));
             }
             if !self.cursor.is_done() {
-                self.requests += 1;
                 if let Some(page) = block_on(self.cursor.next_page(client))?? {
                     self.buffer.extend(page);
                 }

@@ -1,5 +1,4 @@
-//! Job status and errors in SQL: `auth0_job_status`, `auth0_job_errors`, and the ledger's
-//! functions behind the `auth0_imports` and `auth0_import_jobs` views.
+//! Job status and errors in SQL: `auth0_job_status` and `auth0_job_errors`.
 //!
 //! For one of our import ids the answer aggregates its Auth0 jobs, maps every failed user back
 //! to its position in the submitted array, and counts every record: inserted, updated or failed
@@ -10,13 +9,13 @@
 // and HINT; its size and the `TableIterator` row types are dictated by the SQL signatures.
 #![allow(clippy::result_large_err, clippy::type_complexity)]
 
+use super::ledger::{self, Event};
+use super::load_import;
+use super::record::{ImportRecord, Submission};
 use crate::error::{Error, Result};
-use crate::import::ledger::{self, from_ranges, Event};
-use crate::import::record::{self, ImportRecord, Submission};
-use crate::import::{load_import, with_liveness};
 use crate::runtime::block_on;
 use crate::server::Server;
-use auth0_api::jobs::{Job, JobErrors};
+use auth0_api::jobs::{Job, JobErrors, JobStatus};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::Value;
@@ -38,7 +37,8 @@ type StatusRow = (
     Vec<String>,
 );
 
-fn tstz(iso: Option<&str>) -> Option<TimestampWithTimeZone> {
+/// An Auth0 timestamp (ISO 8601) as `timestamptz`; `None` when absent or unreadable.
+pub(super) fn tstz(iso: Option<&str>) -> Option<TimestampWithTimeZone> {
     iso.and_then(crate::time::parse_iso_to_pg_micros)
         .and_then(|us| TimestampWithTimeZone::try_from(us).ok())
 }
@@ -49,18 +49,18 @@ fn not_found(id: &str) -> Error {
 }
 
 fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
-    let ids: Vec<String> = imp.jobs.iter().map(|j| j.0.clone()).collect();
-    if let Some((status, ins, upd, failed, total, _)) = &imp.summary {
+    let ids: Vec<String> = imp.jobs.iter().map(|j| j.auth0_job_id.clone()).collect();
+    if let Some(s) = &imp.summary {
         return Ok((
             imp.id.clone(),
             "users_import".into(),
-            status.clone(),
+            s.status.clone(),
             Some(imp.connection.clone()),
             tstz(Some(&imp.at)),
-            Some(*total as i32),
-            Some(*ins as i32),
-            Some(*upd as i32),
-            Some(*failed as i32),
+            Some(s.total as i32),
+            Some(s.inserted as i32),
+            Some(s.updated as i32),
+            Some(s.failed as i32),
             Some(100),
             Some(0),
             ids,
@@ -71,20 +71,20 @@ fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
     let (mut inserted, mut updated, mut failed) = imp.local_counts();
     let (mut done_users, mut all_finished, mut any_started, mut time_left) =
         (0u64, true, false, 0i64);
-    for (job_id, _, indices, _) in &imp.jobs {
-        let job = block_on(client.get_job(job_id))??;
-        let n = indices.len() as u64;
+    for file in &imp.jobs {
+        let job = block_on(client.get_job(&file.auth0_job_id))??;
+        let n = file.indices.len() as u64;
         match job {
             None => {
                 // Auth0 forgot the job (24 h) before we saw it finish: its users are unknown.
                 all_finished = false;
             }
             Some(j) => {
-                if j.status != "pending" {
+                if j.status != JobStatus::Pending {
                     any_started = true;
                 }
-                match (j.status.as_str(), j.summary) {
-                    ("completed", Some(s)) => {
+                match (&j.status, j.summary) {
+                    (JobStatus::Completed, Some(s)) => {
                         inserted += s.inserted;
                         updated += s.updated;
                         failed += s.failed;
@@ -92,7 +92,7 @@ fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
                         failed += n.saturating_sub(s.inserted + s.updated + s.failed);
                         done_users += n;
                     }
-                    ("completed", None) | ("failed", _) | ("expired", _) => {
+                    (JobStatus::Completed, None) | (JobStatus::Failed | JobStatus::Expired, _) => {
                         failed += n;
                         done_users += n;
                     }
@@ -169,7 +169,7 @@ fn status_of_auth0_job(j: &Job) -> StatusRow {
     (
         j.id.clone(),
         j.kind.clone(),
-        j.status.clone(),
+        j.status.to_string(),
         j.connection.clone(),
         tstz(j.created_at.as_deref()),
         has.then_some(s.total as i32),
@@ -178,7 +178,7 @@ fn status_of_auth0_job(j: &Job) -> StatusRow {
         has.then_some(s.failed as i32),
         j.percentage_done
             .map(|p| p as i32)
-            .or(if j.status == "completed" {
+            .or(if j.status == JobStatus::Completed {
                 Some(100)
             } else {
                 None
@@ -218,7 +218,7 @@ fn auth0_job_status(
         'static,
         (
             name!(job_id, String),
-            name!(kind, String),
+            name!(type, String),
             name!(status, String),
             name!(connection, Option<String>),
             name!(created_at, Option<TimestampWithTimeZone>),
@@ -373,15 +373,15 @@ fn auth0_job_errors(
             ));
         }
     }
-    for (_, indices, emails, error) in &imp.refused {
-        for (i, e) in indices.iter().zip(emails) {
+    for refused in &imp.refused {
+        for (i, e) in refused.indices.iter().zip(&refused.emails) {
             rows.push((
                 Some(*i as i32),
                 None,
                 Some(e.clone()),
                 None,
                 "NOT_SUBMITTED".into(),
-                error.clone(),
+                refused.error.clone(),
                 None,
                 None,
             ));
@@ -446,155 +446,29 @@ fn auth0_job_errors(
     if !imp.jobs.is_empty() {
         let s = Server::find(Some(&imp.server))?;
         let client = s.client()?;
-        for (auth0_id, _, indices, emails) in &imp.jobs {
-            let Some(errors) = auth0_errors(client, auth0_id)? else {
+        for file in &imp.jobs {
+            let Some(errors) = auth0_errors(client, &file.auth0_job_id)? else {
                 continue;
             };
-            let by_email: HashMap<&str, usize> = emails
+            let by_email: HashMap<&str, usize> = file
+                .emails
                 .iter()
                 .map(String::as_str)
-                .zip(indices.iter().copied())
+                .zip(file.indices.iter().copied())
                 .collect();
             let index_of = |email: Option<&str>, _pos: usize| -> Option<i32> {
                 email
                     .and_then(|e| by_email.get(e.to_lowercase().as_str()))
                     .map(|&i| i as i32)
             };
-            rows.extend(user_rows(auth0_id, errors, &index_of, Some(indices)));
+            rows.extend(user_rows(
+                &file.auth0_job_id,
+                errors,
+                &index_of,
+                Some(&file.indices),
+            ));
         }
     }
     rows.sort_by_key(|r| (r.0.is_none(), r.0));
-    Ok(TableIterator::new(rows))
-}
-
-/// The imports the current role can see (the `auth0_imports` view).
-#[pg_extern(stable)]
-fn auth0_import_ledger() -> std::result::Result<
-    TableIterator<
-        'static,
-        (
-            name!(import_id, String),
-            name!(created_at, Option<TimestampWithTimeZone>),
-            name!(created_by, String),
-            name!(server, String),
-            name!(connection, String),
-            name!(upsert, bool),
-            name!(total, i32),
-            name!(invalid, i32),
-            name!(auth0_job_ids, Vec<String>),
-            name!(submission, String),
-            name!(status, Option<String>),
-            name!(inserted, Option<i32>),
-            name!(updated, Option<i32>),
-            name!(failed, Option<i32>),
-            name!(finished_at, Option<TimestampWithTimeZone>),
-        ),
-    >,
-    pgrx::pg_sys::panic::ErrorReport,
-> {
-    let imports = ledger::read_imports().map_err(pgrx::pg_sys::panic::ErrorReport::from)?;
-    let mut rows = Vec::new();
-    let mut visible: HashMap<(String, Option<u32>), bool> = HashMap::new();
-    for events in imports {
-        let Some(imp) = record::fold(events) else {
-            continue;
-        };
-        if !*visible
-            .entry((imp.role.clone(), imp.role_oid))
-            .or_insert_with(|| ledger::visible(&imp.role, imp.role_oid))
-        {
-            continue;
-        }
-        let imp = with_liveness(imp).map_err(pgrx::pg_sys::panic::ErrorReport::from)?;
-        let submission = match &imp.submission {
-            Submission::Running => "submitting".to_string(),
-            Submission::Done if imp.unresolved_users() > 0 => format!(
-                "submitted; the answer to {} user(s)' file(s) was lost: auth0_import_resume finds them",
-                imp.unresolved_users()
-            ),
-            Submission::Done => "submitted".to_string(),
-            Submission::Interrupted(reason) => format!("interrupted: {reason}"),
-        };
-        let s = imp.summary.clone();
-        rows.push((
-            imp.id.clone(),
-            tstz(Some(&imp.at)),
-            imp.role.clone(),
-            imp.server.clone(),
-            imp.connection.clone(),
-            imp.upsert,
-            imp.total as i32,
-            imp.invalid.len() as i32,
-            imp.jobs.iter().map(|j| j.0.clone()).collect(),
-            submission,
-            s.as_ref().map(|s| s.0.clone()),
-            s.as_ref().map(|s| s.1 as i32),
-            s.as_ref().map(|s| s.2 as i32),
-            s.as_ref().map(|s| s.3 as i32),
-            s.as_ref().and_then(|s| tstz(Some(&s.5))),
-        ));
-    }
-    Ok(TableIterator::new(rows))
-}
-
-/// The Auth0 jobs of every visible import (the `auth0_import_jobs` view).
-#[pg_extern(stable)]
-fn auth0_import_ledger_jobs() -> std::result::Result<
-    TableIterator<
-        'static,
-        (
-            name!(import_id, String),
-            name!(auth0_job_id, String),
-            name!(file_number, i32),
-            name!(users, i32),
-            name!(first_input_index, i32),
-            name!(last_input_index, i32),
-        ),
-    >,
-    pgrx::pg_sys::panic::ErrorReport,
-> {
-    let mut rows = Vec::new();
-    let mut roles: HashMap<(String, Option<u32>), bool> = HashMap::new();
-    let mut owner: HashMap<String, (String, Option<u32>)> = HashMap::new();
-    let events = ledger::read_imports()
-        .map_err(pgrx::pg_sys::panic::ErrorReport::from)?
-        .into_iter()
-        .flatten();
-    for ev in events {
-        match ev {
-            Event::Import {
-                id, role, role_oid, ..
-            } => {
-                owner.insert(id, (role, role_oid));
-            }
-            Event::Job {
-                import,
-                auth0_job_id,
-                chunk,
-                indices,
-                ..
-            } => {
-                let Some(role) = owner.get(&import) else {
-                    continue;
-                };
-                let ok = *roles
-                    .entry(role.clone())
-                    .or_insert_with(|| ledger::visible(&role.0, role.1));
-                if !ok {
-                    continue;
-                }
-                let idx = from_ranges(&indices);
-                rows.push((
-                    import,
-                    auth0_job_id,
-                    chunk as i32 + 1,
-                    idx.len() as i32,
-                    idx.first().copied().unwrap_or(0) as i32,
-                    idx.last().copied().unwrap_or(0) as i32,
-                ));
-            }
-            _ => {}
-        }
-    }
     Ok(TableIterator::new(rows))
 }
