@@ -17,11 +17,7 @@ fn ids(db: &mut Db, sql: &str) -> Vec<String> {
 }
 
 fn explain(db: &mut Db, sql: &str) -> String {
-    db.rows(&format!("EXPLAIN (ANALYZE, VERBOSE) {sql}"))
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n")
+    db.explain("ANALYZE, VERBOSE", sql)
 }
 
 #[test]

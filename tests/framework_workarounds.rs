@@ -7,11 +7,7 @@ use common::{tenant, Db};
 use serde_json::Value;
 
 fn explain(db: &mut Db, sql: &str) -> String {
-    db.rows(&format!("EXPLAIN (VERBOSE) {sql}"))
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n")
+    db.explain("VERBOSE", sql)
 }
 
 /// Users' documents as the emulator holds them: the oracle.

@@ -275,26 +275,28 @@ pub fn submit_all(
                 })?;
                 return Err(Error::Api(e));
             }
-            Err(e) if answered == 0 && n == 0 => {
-                // Auth0 refused the first file: nothing reached it, the import did not happen.
-                ledger::drop_all_pending(batch.import_id);
-                guard.armed = false;
-                ledger::append(&Event::ChunkFailed {
+            Err(e) => {
+                let refused = Event::ChunkFailed {
                     import: import.clone(),
                     chunk: n,
                     indices,
                     emails: file.emails,
                     error: e.to_string(),
                     at: at(),
-                })?;
-                ledger::append(&Event::Interrupted {
-                    import,
-                    at: at(),
-                    reason: format!("the first file was refused: {e}"),
-                })?;
-                return Err(Error::Api(e));
-            }
-            Err(e) => {
+                };
+                if answered == 0 && n == 0 {
+                    // Auth0 refused the first file: nothing reached it, the import did not
+                    // happen.
+                    ledger::drop_all_pending(batch.import_id);
+                    guard.armed = false;
+                    ledger::append(&refused)?;
+                    ledger::append(&Event::Interrupted {
+                        import,
+                        at: at(),
+                        reason: format!("the first file was refused: {e}"),
+                    })?;
+                    return Err(Error::Api(e));
+                }
                 // Auth0 refused this file: its users are failed; the others go on, so the
                 // import id (and every job) stays reachable.
                 ledger::drop_pending(batch.import_id, n);
@@ -303,14 +305,7 @@ pub fn submit_all(
                     batch.import_id,
                     n + 1
                 );
-                ledger::append(&Event::ChunkFailed {
-                    import,
-                    chunk: n,
-                    indices,
-                    emails: file.emails,
-                    error: e.to_string(),
-                    at: at(),
-                })?;
+                ledger::append(&refused)?;
                 answered += 1;
             }
         }

@@ -96,6 +96,15 @@ impl Db {
         }
     }
 
+    /// The plan of `sql` as text, one line per row, from `EXPLAIN (<options>) sql`.
+    pub fn explain(&mut self, options: &str, sql: &str) -> String {
+        self.rows(&format!("EXPLAIN ({options}) {sql}"))
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Points the database at `tenant` as `auth0.users`.
     pub fn attach(&mut self, tenant: &Running) {
         self.exec(&format!(
