@@ -6,8 +6,9 @@ use crate::config::is_loopback;
 use crate::error::{Error, Result};
 use crate::transport::{describe, is_server_error, Client, Retries};
 use bytes::Bytes;
-use flate2::{Crc, Decompress, FlushDecompress, Status};
+use flate2::bufread::MultiGzDecoder;
 use reqwest::StatusCode;
+use std::io::{self, BufRead, Read};
 
 const ENDPOINT: &str = "GET export file";
 
@@ -89,37 +90,70 @@ impl Download {
     }
 }
 
-#[derive(Debug)]
-enum Stage {
-    /// Collecting a member's header (10 bytes plus optional fields).
-    Header,
-    Body,
-    /// Collecting the 8-byte trailer (CRC32, size).
-    Trailer,
-    /// A member ended; more bytes start another member.
-    Done,
+/// The compressed bytes pushed and not yet decoded, read by the decoder. Running dry before the
+/// end of the download is `WouldBlock` (flate2's decoder keeps its place and resumes on the next
+/// push); after [`GzipLines::finish`] it is the end of the file, where a member cut short (in its
+/// header, its data or its trailer) is `UnexpectedEof`.
+#[derive(Default)]
+struct Pushed {
+    buf: Vec<u8>,
+    pos: usize,
+    ended: bool,
 }
 
-/// Push compressed chunks in, take complete lines out.
+impl Read for Pushed {
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let have = self.fill_buf()?;
+            let n = have.len().min(into.len());
+            into[..n].copy_from_slice(&have[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Pushed {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.buf.len() && !self.ended {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
+}
+
+/// Decompressed bytes are read in steps of this size.
+const STEP: usize = 64 * 1024;
+
+/// Push compressed chunks in, take complete lines out. The gzip framing (any number of members,
+/// their headers, checksums and lengths) is flate2's `MultiGzDecoder`.
 pub struct GzipLines {
-    stage: Stage,
-    pending: Vec<u8>,
-    inflate: Decompress,
-    crc: Crc,
+    decoder: MultiGzDecoder<Pushed>,
+    /// Compressed bytes pushed: none at all is an empty file rather than a cut one.
+    pushed: u64,
+    /// Decompressed bytes: lines not yet taken are `out[start..end]`; beyond `end`, room to
+    /// decompress into (initialized once, reused after the taken lines are dropped).
     out: Vec<u8>,
-    /// Start of the first line not yet taken in `out`.
     start: usize,
+    end: usize,
+    /// An error was returned: the decoder's state is not to be trusted any more.
+    failed: bool,
 }
 
 impl Default for GzipLines {
     fn default() -> Self {
         GzipLines {
-            stage: Stage::Header,
-            pending: Vec::new(),
-            inflate: Decompress::new(false),
-            crc: Crc::new(),
+            decoder: MultiGzDecoder::new(Pushed::default()),
+            pushed: 0,
             out: Vec::new(),
             start: 0,
+            end: 0,
+            failed: false,
         }
     }
 }
@@ -131,144 +165,58 @@ fn corrupt(detail: impl Into<String>) -> Error {
     }
 }
 
-/// Length of a complete gzip header at the start of `b`, if it is all there.
-fn header_len(b: &[u8]) -> Result<Option<usize>> {
-    if b.len() < 10 {
-        return Ok(None);
-    }
-    if b[0] != 0x1f || b[1] != 0x8b || b[2] != 8 {
-        return Err(corrupt("not a gzip file"));
-    }
-    let flags = b[3];
-    let mut n = 10;
-    if flags & 0x04 != 0 {
-        if b.len() < n + 2 {
-            return Ok(None);
-        }
-        n += 2 + u16::from_le_bytes([b[n], b[n + 1]]) as usize;
-    }
-    for bit in [0x08u8, 0x10] {
-        if flags & bit != 0 {
-            match b.get(n..).and_then(|r| r.iter().position(|&c| c == 0)) {
-                Some(z) => n += z + 1,
-                None => return Ok(None),
-            }
-        }
-    }
-    if flags & 0x02 != 0 {
-        n += 2;
-    }
-    Ok(if b.len() >= n { Some(n) } else { None })
-}
-
 impl GzipLines {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Feeds compressed bytes.
-    pub fn push(&mut self, mut input: &[u8]) -> Result<()> {
-        // Drop the lines already taken before growing the buffer.
-        if self.start > 0 && self.start * 2 >= self.out.len() {
-            self.out.drain(..self.start);
+    pub fn push(&mut self, input: &[u8]) -> Result<()> {
+        if self.failed {
+            return Err(corrupt("the stream already failed"));
+        }
+        self.pushed += input.len() as u64;
+        // Drop the lines already taken before decompressing more.
+        if self.start > 0 && self.start * 2 >= self.end {
+            self.out.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        loop {
-            match self.stage {
-                Stage::Done if input.is_empty() => return Ok(()),
-                Stage::Done => {
-                    self.stage = Stage::Header;
-                    self.inflate.reset(false);
-                    self.crc.reset();
-                }
-                Stage::Header => {
-                    self.pending.extend_from_slice(input);
-                    input = &[];
-                    match header_len(&self.pending)? {
-                        None => return Ok(()),
-                        Some(n) => {
-                            let rest = self.pending.split_off(n);
-                            self.pending.clear();
-                            self.stage = Stage::Body;
-                            self.inflate_some(&rest)?;
-                        }
-                    }
-                }
-                Stage::Body => {
-                    let used = self.inflate_some(input)?;
-                    input = &input[used..];
-                    if matches!(self.stage, Stage::Body) {
-                        return Ok(());
-                    }
-                }
-                Stage::Trailer => {
-                    let need = 8 - self.pending.len();
-                    let take = need.min(input.len());
-                    self.pending.extend_from_slice(&input[..take]);
-                    input = &input[take..];
-                    if self.pending.len() < 8 {
-                        return Ok(());
-                    }
-                    let crc = u32::from_le_bytes([
-                        self.pending[0],
-                        self.pending[1],
-                        self.pending[2],
-                        self.pending[3],
-                    ]);
-                    let size = u32::from_le_bytes([
-                        self.pending[4],
-                        self.pending[5],
-                        self.pending[6],
-                        self.pending[7],
-                    ]);
-                    if crc != self.crc.sum() || size != self.crc.amount() {
-                        return Err(corrupt("checksum mismatch"));
-                    }
-                    self.pending.clear();
-                    self.stage = Stage::Done;
-                }
-            }
-        }
+        let src = self.decoder.get_mut();
+        // The decoder reads everything pushed before it asks for more.
+        src.buf.drain(..src.pos);
+        src.pos = 0;
+        src.buf.extend_from_slice(input);
+        self.decompress()
     }
 
-    /// Inflates from `input` until it is used up or the deflate stream ends; returns the bytes
-    /// of `input` consumed (anything after the stream's end belongs to the trailer).
-    fn inflate_some(&mut self, input: &[u8]) -> Result<usize> {
-        let mut consumed = 0;
+    /// Decompresses all that the bytes pushed so far give.
+    fn decompress(&mut self) -> Result<()> {
         loop {
-            if self.out.capacity() - self.out.len() < 32 * 1024 {
-                self.out.reserve(64 * 1024);
+            if self.out.len() - self.end < STEP / 2 {
+                self.out.resize(self.out.len() + STEP, 0);
             }
-            let before_in = self.inflate.total_in();
-            let before_out = self.out.len();
-            let status = self
-                .inflate
-                .decompress_vec(&input[consumed..], &mut self.out, FlushDecompress::None)
-                .map_err(|e| corrupt(e.to_string()))?;
-            consumed += (self.inflate.total_in() - before_in) as usize;
-            self.crc.update(&self.out[before_out..]);
-            match status {
-                Status::StreamEnd => {
-                    self.stage = Stage::Trailer;
-                    self.pending.clear();
-                    let rest = &input[consumed..];
-                    let take = rest.len().min(8);
-                    self.pending.extend_from_slice(&rest[..take]);
-                    consumed += take;
-                    return Ok(consumed);
+            let room = (self.end + STEP).min(self.out.len());
+            match self.decoder.read(&mut self.out[self.end..room]) {
+                // The end of the file, after the trailer of its last member.
+                Ok(0) => return Ok(()),
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => {
+                    self.failed = true;
+                    return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
+                        Error::Truncated
+                    } else {
+                        corrupt(e.to_string())
+                    });
                 }
-                // No progress: everything available has been inflated.
-                _ if self.inflate.total_in() == before_in && self.out.len() == before_out => {
-                    return Ok(consumed)
-                }
-                _ => {}
             }
         }
     }
 
     /// The next complete line (without its newline), if one is buffered.
     pub fn next_line(&mut self) -> Option<&[u8]> {
-        let rest = &self.out[self.start..];
+        let rest = &self.out[self.start..self.end];
         let nl = rest.iter().position(|&b| b == b'\n')?;
         let line = &self.out[self.start..self.start + nl];
         self.start += nl + 1;
@@ -277,19 +225,17 @@ impl GzipLines {
 
     /// Checks that the file ended cleanly; returns the last line if it had no newline.
     pub fn finish(&mut self) -> Result<Option<Vec<u8>>> {
-        match self.stage {
-            Stage::Done => {}
-            Stage::Header
-                if self.pending.is_empty()
-                    && self.inflate.total_in() == 0
-                    && self.out.is_empty() =>
-            {
-                return Err(corrupt("empty file"))
-            }
-            _ => return Err(Error::Truncated),
+        if self.failed {
+            return Err(corrupt("the stream already failed"));
         }
-        let rest = &self.out[self.start..];
-        self.start = self.out.len();
+        if self.pushed == 0 {
+            self.failed = true;
+            return Err(corrupt("empty file"));
+        }
+        self.decoder.get_mut().ended = true;
+        self.decompress()?;
+        let rest = &self.out[self.start..self.end];
+        self.start = self.end;
         Ok(if rest.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
@@ -378,5 +324,153 @@ mod tests {
         d.finish().unwrap();
         assert_eq!(n, 200_000);
         assert!(max_buf < 8 * 1024 * 1024, "{max_buf}");
+    }
+
+    /// Members of `parts` concatenated, and where each one ends.
+    fn members(parts: &[&str]) -> (Vec<u8>, Vec<usize>) {
+        let mut data = Vec::new();
+        let mut ends = Vec::new();
+        for p in parts {
+            data.extend(gz(p));
+            ends.push(data.len());
+        }
+        (data, ends)
+    }
+
+    fn is_decode(r: &Result<Vec<String>>) -> bool {
+        matches!(r, Err(Error::Decode { detail, .. }) if detail.starts_with("corrupt gzip: "))
+    }
+
+    #[test]
+    fn lines_run_across_members_and_pushes() {
+        // "hello world" starts in the first member, goes through the whole second one and ends
+        // in the third.
+        let (data, _) = members(&["x\nhel", "lo wor", "ld\ny\n"]);
+        for chunk in 1..=data.len() {
+            assert_eq!(
+                lines_of(&data, chunk).unwrap(),
+                vec!["x", "hello world", "y"],
+                "chunk {chunk}"
+            );
+        }
+        // Big members, pushed in chunks that straddle their boundaries.
+        let text: Vec<String> = (0..3000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        let (data, _) = members(&[
+            &text[..1000].concat(),
+            &text[1000..2000].concat(),
+            &text[2000..].concat(),
+        ]);
+        for chunk in [1, 333, 4096, data.len()] {
+            let lines = lines_of(&data, chunk).unwrap();
+            assert_eq!(lines.len(), 3000, "chunk {chunk}");
+            assert!(lines
+                .iter()
+                .enumerate()
+                .all(|(i, l)| *l == format!("{{\"n\":{i}}}")));
+        }
+    }
+
+    #[test]
+    fn headers_with_optional_fields_pushed_a_byte_at_a_time() {
+        let mut e = flate2::GzBuilder::new()
+            .filename("users.json")
+            .comment("export")
+            .extra(vec![1, 2, 3])
+            .write(Vec::new(), Compression::default());
+        e.write_all(b"a\nb\n").unwrap();
+        let mut data = e.finish().unwrap();
+        data.extend(gz("c\n"));
+        assert_eq!(lines_of(&data, 1).unwrap(), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_cut_in_a_later_member_is_truncation() {
+        let (data, ends) = members(&["a\n", &"b\n".repeat(5000), "c\n"]);
+        // Anywhere inside the second member: its header, its data, its trailer.
+        for cut in ends[0] + 1..ends[1] {
+            for chunk in [1, 64] {
+                if chunk == 1 && cut % 7 != 0 {
+                    continue;
+                }
+                assert!(
+                    matches!(lines_of(&data[..cut], chunk), Err(Error::Truncated)),
+                    "cut at {cut}, chunk {chunk}"
+                );
+            }
+        }
+        // Inside the third one.
+        for cut in ends[1] + 1..ends[2] {
+            assert!(matches!(lines_of(&data[..cut], 64), Err(Error::Truncated)));
+        }
+        // A cut exactly between two members leaves a valid gzip file: the format cannot tell
+        // (the same as before flate2, and as gzip -d).
+        assert_eq!(lines_of(&data[..ends[0]], 64).unwrap(), vec!["a"]);
+    }
+
+    #[test]
+    fn a_bad_checksum_or_length_in_any_member_is_corruption() {
+        let (data, ends) = members(&["a\n", "b\n", "c\n"]);
+        for end in ends {
+            // The trailer is CRC32 then the length, both little-endian.
+            for at in [end - 8, end - 5, end - 4, end - 1] {
+                let mut bad = data.clone();
+                bad[at] ^= 0x01;
+                for chunk in [1, 5, data.len()] {
+                    let r = lines_of(&bad, chunk);
+                    assert!(is_decode(&r), "byte {at}, chunk {chunk}: {r:?}");
+                }
+            }
+        }
+        // Corrupt deflate data.
+        let mut bad = gz(&"x\n".repeat(1000));
+        bad[12] = 0xff;
+        bad[13] = 0xff;
+        assert!(is_decode(&lines_of(&bad, 64)));
+    }
+
+    #[test]
+    fn what_follows_the_last_member_must_be_a_member() {
+        let data = gz("a\nb\n");
+        // A few bytes: the start of a header, cut.
+        for tail in [&[0x1f, 0x8b][..], &[0u8; 9], b"garbage"] {
+            let mut d = data.clone();
+            d.extend_from_slice(tail);
+            assert!(
+                matches!(lines_of(&d, 64), Err(Error::Truncated)),
+                "{tail:?}"
+            );
+        }
+        // Ten bytes or more that are not a gzip header: corruption, reported by the push that
+        // brings them (the lines before them are still delivered first).
+        for tail in [&[0u8; 10][..], &[0u8; 512], b"trailing garbage\n"] {
+            let mut d = data.clone();
+            d.extend_from_slice(tail);
+            assert!(is_decode(&lines_of(&d, 64)), "{tail:?}");
+            let mut g = GzipLines::new();
+            let mut e = g.push(&d).unwrap_err();
+            assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+            assert!(g.next_line().is_some());
+            // The error stays.
+            e = g.finish().unwrap_err();
+            assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn empty_files_and_files_of_no_users() {
+        match GzipLines::new().finish() {
+            Err(Error::Decode { detail, .. }) => assert_eq!(detail, "corrupt gzip: empty file"),
+            other => panic!("{other:?}"),
+        }
+        // Pushing nothing is not receiving anything.
+        let mut d = GzipLines::new();
+        d.push(&[]).unwrap();
+        assert!(matches!(d.finish(), Err(Error::Decode { .. })));
+        // A gzip file of nothing, in one member or several: zero lines.
+        assert!(lines_of(&gz(""), 1).unwrap().is_empty());
+        let (data, _) = members(&["", "", ""]);
+        assert!(lines_of(&data, 3).unwrap().is_empty());
+        let (data, _) = members(&["", "a\n", ""]);
+        assert_eq!(lines_of(&data, 1).unwrap(), vec!["a"]);
     }
 }
