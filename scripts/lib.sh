@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by every script in scripts/ after `cd "$(dirname "$0")/.."`, as `. scripts/lib.sh`.
+# Sourced by every shell script in scripts/ after `cd "$(dirname "$0")/.."`, as `. scripts/lib.sh`.
 # Sets no shell options (each script has its own `set -euo pipefail`) and exports only PATH.
 
 # The one PostgreSQL the scripts install, build against and run: Debian 12's PostgreSQL 15.

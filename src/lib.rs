@@ -32,6 +32,7 @@ extension_sql_file!("../sql/finalize.sql", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     fdw::install_log_filter();
+    fdw::install_abort_callbacks();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

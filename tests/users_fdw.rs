@@ -497,6 +497,31 @@ fn cached_plans_run_again_safely() {
     for _ in 0..3 {
         assert_eq!(db.one::<i64>("SELECT github_users()"), 3 * once);
     }
+    // A scan that fails never ends: its cached plan is re-planned all the same.
+    emu.emulator.arm(Fault::on("GET /api/v2/users").status(400));
+    let e = db.error("SELECT github_users()");
+    assert!(e.message.contains("400"), "{}", e.text());
+    assert_eq!(db.one::<i64>("SELECT github_users()"), 3 * once);
+    // The same, caught by an exception block: the next loop's execution of the cached plan
+    // works within the same call.
+    db.exec(
+        "CREATE FUNCTION retried() RETURNS bigint LANGUAGE plpgsql AS $$
+           DECLARE n bigint;
+           BEGIN
+             FOR i IN 1..2 LOOP
+               BEGIN
+                 SELECT count(*) INTO n FROM auth0.users WHERE connection = 'github';
+                 RETURN n;
+               EXCEPTION WHEN others THEN
+                 RAISE NOTICE 'retrying';
+               END;
+             END LOOP;
+             RETURN -1;
+           END $$",
+    );
+    assert_eq!(db.one::<i64>("SELECT retried()"), once);
+    emu.emulator.arm(Fault::on("GET /api/v2/users").status(400));
+    assert_eq!(db.one::<i64>("SELECT retried()"), once);
     // The backend is alive and well.
     assert_eq!(db.one::<i64>("SELECT count(*) FROM auth0.users"), 200);
 }

@@ -23,6 +23,7 @@ use scan::Scan;
 use std::collections::HashMap;
 use supabase_wrappers::prelude::*;
 
+pub use supabase_wrappers_0_1_28::plan_owned_state::install_abort_callbacks;
 pub use supabase_wrappers_0_1_28::quiet_warnings::install_log_filter;
 use supabase_wrappers_0_1_28::{explain, query_shape, row_context};
 
@@ -232,11 +233,10 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             // guaranteed until the next fetch, so nothing references that memory any more.
             unsafe { pg_sys::MemoryContextReset(ctx) };
         }
-        if let ScanState::Begun(_) = self.state {
-            if let ScanState::Begun(request) = std::mem::replace(&mut self.state, ScanState::Idle) {
-                self.state = self.start(request)?;
-            }
-        }
+        self.state = match std::mem::replace(&mut self.state, ScanState::Idle) {
+            ScanState::Begun(request) => self.start(request)?,
+            other => other,
+        };
         let ScanState::Running { plan, scan, .. } = &mut self.state else {
             return Ok(None);
         };

@@ -163,6 +163,9 @@ pub struct State {
     pub bucket: Bucket,
     /// Added to the wall clock: `POST /_emulator/clock` moves emulator time forward.
     pub clock_offset_ms: i64,
+    /// Emulator time when the state was locked: one instant for everything done under one lock
+    /// (moving jobs along and answering about them), so that they cannot disagree.
+    clock_ms: i64,
     pub jobs: Jobs,
     /// Counter for ids the emulator mints (tokens, jobs, users).
     pub serial: u64,
@@ -170,7 +173,13 @@ pub struct State {
 
 impl State {
     pub fn now_ms(&self) -> i64 {
-        crate::time::system_now_ms() + self.clock_offset_ms
+        self.clock_ms
+    }
+
+    /// Moves emulator time forward by `ms` (`POST /_emulator/clock`).
+    pub fn advance_clock(&mut self, ms: i64) {
+        self.clock_offset_ms += ms;
+        self.clock_ms += ms;
     }
 
     pub fn next_serial(&mut self) -> u64 {
@@ -275,6 +284,7 @@ impl Emulator {
     /// a single assignment), so a poisoned lock is simply taken over.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.clock_ms = crate::time::system_now_ms() + st.clock_offset_ms;
         st.advance_jobs(self.config.job_retention.as_millis() as i64);
         st
     }
@@ -320,6 +330,7 @@ fn fresh_state(config: &Config) -> State {
             last_ms: crate::time::system_now_ms(),
         },
         clock_offset_ms: 0,
+        clock_ms: crate::time::system_now_ms(),
         jobs: Jobs::default(),
         serial: 0,
     }

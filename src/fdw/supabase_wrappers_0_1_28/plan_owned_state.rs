@@ -8,14 +8,16 @@
 //!   context, so it lives and is cached with the plan); each planned state may be begun once (a
 //!   second begin is a clean ERROR instead of a use after free); the end of every scan marks the
 //!   backend's cached plans for re-planning (`ResetPlanCache`), which gives every later
-//!   execution a fresh state.
+//!   execution a fresh state. A scan that fails never ends (the framework frees its state on
+//!   the error), so a transaction or subtransaction that aborts with a scan open re-plans them
+//!   too.
 //! - Proved by: `tests/users_fdw.rs::cached_plans_run_again_safely` (generic plans, PL/pgSQL
-//!   loops); `framework_source_still_has_what_we_rely_on` (in `mod.rs`) checks the layout.
+//!   loops, a failed scan, a failure caught by an exception block); `framework_source_still_has_what_we_rely_on` (in `mod.rs`) checks the layout.
 //! - Delete when: the framework keeps its state with the plan (or re-creates it at begin).
 
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -42,6 +44,8 @@ const MAX_PLANNED: usize = 2048;
 thread_local! {
     /// Scan states planned and not begun yet (each may run once), by address.
     static PLANNED: RefCell<HashSet<usize>> = RefCell::new(HashSet::new());
+    /// Scans begun and not ended in this transaction.
+    static OPEN_SCANS: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Wraps the framework's `GetForeignPlan`, `BeginForeignScan` and `EndForeignScan`.
@@ -165,6 +169,7 @@ unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanSta
             }
             Some(_) => {}
         }
+        OPEN_SCANS.set(OPEN_SCANS.get() + 1);
         framework(node, eflags);
     }
 }
@@ -179,8 +184,54 @@ unsafe extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState
     // plans invalid (no memory is freed under anyone) and is safe to call during execution.
     unsafe {
         framework(node);
+        OPEN_SCANS.set(OPEN_SCANS.get().saturating_sub(1));
         // This plan's state is gone: make every cached plan of the backend plan again before
         // its next execution, so that no execution ever meets a freed state.
         pg_sys::ResetPlanCache();
+    }
+}
+
+/// Registers the (sub)transaction callbacks that re-plan cached plans after a failed scan
+/// (from `_PG_init`, once per backend).
+pub fn install_abort_callbacks() {
+    // SAFETY: called once from `_PG_init` on the backend's thread; the callbacks are plain
+    // functions that live as long as the library, and take no argument.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+#[pgrx::pg_guard]
+// SAFETY: registered as a transaction callback; Postgres calls it on the backend's thread.
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    match event {
+        pg_sys::XactEvent::XACT_EVENT_ABORT => {
+            let open = OPEN_SCANS.replace(0);
+            if open > 0 {
+                // SAFETY: `ResetPlanCache` only marks the saved plans invalid (it allocates
+                // nothing and reads no catalog), which is safe while a transaction aborts.
+                unsafe { pg_sys::ResetPlanCache() };
+            }
+        }
+        // Every scan of the transaction has ended by now (holdable cursors are materialised).
+        pg_sys::XactEvent::XACT_EVENT_COMMIT => OPEN_SCANS.set(0),
+        _ => {}
+    }
+}
+
+#[pgrx::pg_guard]
+// SAFETY: registered as a subtransaction callback; Postgres calls it on the backend's thread.
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    _sub: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    // A scan that failed inside an exception block: the count stays (the outer transaction
+    // may still have scans open) until the transaction ends.
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB && OPEN_SCANS.get() > 0 {
+        // SAFETY: as in `on_xact`: it only marks saved plans invalid.
+        unsafe { pg_sys::ResetPlanCache() };
     }
 }

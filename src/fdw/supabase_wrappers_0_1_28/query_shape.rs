@@ -7,8 +7,8 @@
 //!   with nothing in between, and how many restriction clauses and ORDER BY keys there are, and
 //!   hands that to our `get_rel_size` (which runs inside the framework's callback) through a
 //!   thread-local.
-//! - Proved by: `tests/framework_workarounds.rs::a_limit_is_pushed_only_when_it_is_exact` and the
-//!   differential harness (`tests/differential.rs`, joins and aggregates with LIMIT).
+//! - Proved by: `tests/framework_workarounds.rs::a_limit_is_pushed_only_when_it_is_exact` (a
+//!   join, GROUP BY, DISTINCT and an aggregate, each with a LIMIT).
 //! - Delete when: the scan's planning is ours (reading `baserestrictinfo` ourselves), or the
 //!   framework passes the planner's root to `get_rel_size`.
 

@@ -105,7 +105,7 @@ pub struct ClockBody {
 
 pub async fn advance_clock(State(emu): State<Emulator>, Json(b): Json<ClockBody>) -> Json<Value> {
     let mut st = emu.lock();
-    st.clock_offset_ms += b.advance_seconds * 1000;
+    st.advance_clock(b.advance_seconds * 1000);
     Json(json!({"now": crate::time::format_ms(st.now_ms())}))
 }
 
