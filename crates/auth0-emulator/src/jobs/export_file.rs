@@ -1,11 +1,19 @@
 //! The file a users-exports job produces: gzip of NDJSON (one object per line) or of CSV
 //! (Auth0's bulk-export documentation: strings quoted and prefixed with `'` against CSV
 //! injection, dates as they are).
+//!
+//! The csv crate writes the CSV: quotes where needed (`,`, `"`, line breaks), doubles quotes,
+//! ends lines with `\n`, writes a row of one empty field as `""`. Its quoting is per writer, not
+//! per field, so "strings quoted" comes from the `'` prefix: `'` is the writer's comment
+//! character, and a field containing the comment character is always quoted (so a reader that
+//! skips `'` comment lines still reads every row). Booleans, numbers, dates, missing values and
+//! header names stay bare unless they contain `,`, `"`, `'` or a line break.
 
 use crate::store::StoredUser;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -78,14 +86,19 @@ pub fn lookup<'a>(user: &'a Map<String, Value>, path: &str) -> Option<&'a Value>
     current
 }
 
-fn csv_cell(v: Option<&Value>, is_date: bool) -> String {
+/// The character Auth0 puts before every string of a CSV export against CSV injection.
+const INJECTION_PREFIX: u8 = b'\'';
+
+/// A cell's text, before the csv writer quotes it: strings (dates excepted) and JSON objects or
+/// arrays get the `'` prefix, which makes the writer quote them.
+fn csv_cell(v: Option<&Value>, is_date: bool) -> Cow<'_, str> {
     match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) if is_date => s.clone(),
-        Some(Value::String(s)) => format!("\"'{}\"", s.replace('"', "\"\"")),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(other) => format!("\"'{}\"", other.to_string().replace('"', "\"\"")),
+        None | Some(Value::Null) => Cow::Borrowed(""),
+        Some(Value::String(s)) if is_date => Cow::Borrowed(s),
+        Some(Value::String(s)) => Cow::Owned(format!("'{s}")),
+        Some(Value::Bool(b)) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        Some(Value::Number(n)) => Cow::Owned(n.to_string()),
+        Some(other) => Cow::Owned(format!("'{other}")),
     }
 }
 
@@ -130,11 +143,12 @@ pub fn build(
                     &defaults
                 }
             };
-            let header: Vec<&str> = fields.iter().map(Field::key).collect();
-            gz.write_all(header.join(",").as_bytes())?;
-            gz.write_all(b"\n")?;
+            let mut out = csv::WriterBuilder::new()
+                .comment(Some(INJECTION_PREFIX))
+                .from_writer(&mut gz);
+            out.write_record(fields.iter().map(Field::key))?;
             for u in users {
-                let row: Vec<String> = fields
+                let row: Vec<Cow<str>> = fields
                     .iter()
                     .map(|f| {
                         let is_date = matches!(
@@ -144,9 +158,9 @@ pub fn build(
                         csv_cell(lookup(&u.doc, &f.name), is_date)
                     })
                     .collect();
-                gz.write_all(row.join(",").as_bytes())?;
-                gz.write_all(b"\n")?;
+                out.write_record(row.iter().map(|c| c.as_bytes()))?;
             }
+            out.flush()?;
         }
     }
     Ok(bytes::Bytes::from(gz.finish()?))
@@ -211,5 +225,102 @@ mod tests {
             lines[1],
             "\"'auth0|1\",,,,\"'Say \"\"hi\"\"\",\"'a@x.com\",false,,\"'db\",2020-01-01T00:00:00.000Z,"
         );
+        assert_eq!(lines.len(), 2);
+        assert!(out.ends_with('\n'));
+    }
+
+    fn field(name: &str, export_as: Option<&str>) -> Field {
+        Field {
+            name: name.into(),
+            export_as: export_as.map(Into::into),
+        }
+    }
+
+    fn awkward_user() -> Arc<StoredUser> {
+        Arc::new(StoredUser::new(
+            json!({"user_id": "auth0|2", "name": "Doe, \"JD\"\nJr.", "nickname": "it's",
+                   "logins_count": -3, "created_at": "2020-01-01T00:00:00.000Z",
+                   "app_metadata": {"plan": "gold", "tags": ["a", "b"]}, "email_verified": true})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        ))
+    }
+
+    fn awkward_fields() -> Option<Vec<Field>> {
+        Some(vec![
+            field("user_id", None),
+            field("name", None),
+            field("nickname", Some("nick,name")),
+            field("logins_count", None),
+            field("created_at", None),
+            field("app_metadata", None),
+            field("email_verified", None),
+            field("last_login", None),
+        ])
+    }
+
+    #[test]
+    fn csv_quotes_delimiters_quotes_and_line_breaks() {
+        let out = gunzip(&build(&[awkward_user()], ExportFormat::Csv, &awkward_fields()).unwrap());
+        assert_eq!(
+            out,
+            concat!(
+                // A header name with a comma is quoted (it was written bare, splitting the column).
+                "user_id,name,\"nick,name\",logins_count,created_at,app_metadata,email_verified,last_login\n",
+                "\"'auth0|2\",\"'Doe, \"\"JD\"\"\nJr.\",\"'it's\",-3,2020-01-01T00:00:00.000Z,",
+                "\"'{\"\"plan\"\":\"\"gold\"\",\"\"tags\"\":[\"\"a\"\",\"\"b\"\"]}\",true,\n"
+            )
+        );
+    }
+
+    #[test]
+    fn csv_reads_back_with_a_csv_reader() {
+        let users = [user(), awkward_user()];
+        let out = gunzip(&build(&users, ExportFormat::Csv, &awkward_fields()).unwrap());
+        // Also with `'` as the comment character: no line starts with a bare `'`.
+        for comment in [None, Some(INJECTION_PREFIX)] {
+            let mut r = csv::ReaderBuilder::new()
+                .comment(comment)
+                .from_reader(out.as_bytes());
+            let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+            assert_eq!(header[2], "nick,name");
+            let rows: Vec<Vec<String>> = r
+                .records()
+                .map(|rec| rec.unwrap().iter().map(String::from).collect())
+                .collect();
+            assert_eq!(
+                rows,
+                [
+                    [
+                        "'auth0|1",
+                        "'Say \"hi\"",
+                        "",
+                        "0",
+                        "2020-01-01T00:00:00.000Z"
+                    ]
+                    .into_iter()
+                    .chain(["'{\"plan\":\"gold\"}", "false", ""])
+                    .collect::<Vec<_>>(),
+                    ["'auth0|2", "'Doe, \"JD\"\nJr.", "'it's", "-3"]
+                        .into_iter()
+                        .chain([
+                            "2020-01-01T00:00:00.000Z",
+                            "'{\"plan\":\"gold\",\"tags\":[\"a\",\"b\"]}"
+                        ])
+                        .chain(["true", ""])
+                        .collect::<Vec<_>>(),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn csv_with_one_field_keeps_empty_rows() {
+        let fields = Some(vec![field("given_name", None)]);
+        let out = gunzip(&build(&[user(), user()], ExportFormat::Csv, &fields).unwrap());
+        // A lone empty field is written `""` (the csv crate's rule; it was an empty line, which
+        // CSV readers skip, losing the row).
+        assert_eq!(out, "given_name\n\"\"\n\"\"\n");
     }
 }
