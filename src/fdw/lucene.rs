@@ -62,6 +62,22 @@ pub fn like(pattern: &str) -> Like {
     Like::Exact(literal)
 }
 
+/// Whether a `LIKE` pattern is a literal followed by one final `%` (`abc%`), which a prefix
+/// term matches exactly.
+pub fn like_is_prefix_only(pattern: &str) -> bool {
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // An escape takes the next character with it (a literal).
+            '\\' if chars.next().is_none() => return false,
+            '%' => return chars.peek().is_none(),
+            '_' => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +106,10 @@ mod tests {
         assert_eq!(like("exact"), Like::Exact("exact".into()));
         assert_eq!(like("%ada"), Like::Unusable);
         assert_eq!(like("_"), Like::Unusable);
+        assert!(like_is_prefix_only(r"ad\_a%"));
+        assert!(!like_is_prefix_only("ad_a%"));
+        assert!(!like_is_prefix_only("ada%%"));
+        assert!(!like_is_prefix_only("ada"));
+        assert!(!like_is_prefix_only("a%b"));
     }
 }

@@ -3,8 +3,11 @@
 //! The plan is decided at planning time (`get_rel_size`, where the framework creates the
 //! instance) and finished at `begin_scan`, when parameter values are known.
 
+mod at_start;
+mod clauses;
 pub mod columns;
 mod entry_points;
+pub mod filter;
 pub mod lucene;
 pub mod pushdown;
 mod quals;
@@ -15,9 +18,11 @@ mod supabase_wrappers_0_1_28;
 use crate::error::{Error, Result};
 use crate::options::{self, Strategy};
 use crate::server::Server;
+use at_start::AtStart;
+use filter::Lit;
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use pushdown::{Access, Plan, QueryShape};
+use pushdown::{Access, Plan, Planning};
 use row::OutColumn;
 use scan::Scan;
 use std::collections::HashMap;
@@ -25,11 +30,14 @@ use supabase_wrappers::prelude::*;
 
 pub use supabase_wrappers_0_1_28::plan_owned_state::install_abort_callbacks;
 pub use supabase_wrappers_0_1_28::quiet_warnings::install_log_filter;
-use supabase_wrappers_0_1_28::{explain, query_shape, row_context};
+use supabase_wrappers_0_1_28::{explain, plan_owned_state, query_shape, row_context};
 
 pub struct Auth0Fdw {
     server: Server,
-    shape: QueryShape,
+    /// The query's shape and the table's clauses, read at planning.
+    planning: Planning,
+    /// The clauses' values computed at scan start, compiled at begin.
+    at_start: Option<AtStart>,
     explain_id: Option<u64>,
     state: ScanState,
     out: Vec<OutColumn>,
@@ -55,45 +63,45 @@ enum ScanState {
 /// The inputs of a scan, kept from `begin_scan` to the first row (and for a rescan).
 ///
 /// Parameters of InitPlans attached to this scan (`WHERE user_id = (SELECT ...)`) are not
-/// evaluated yet when `BeginForeignScan` runs (Postgres sets them up after it), so the
-/// framework's begin-time values are missing; it evaluates them again before every row, into
-/// a value shared with our copy of the quals. Starting at the first row sees them.
+/// evaluated yet when `BeginForeignScan` runs (Postgres sets them up after it): the clauses'
+/// values are computed at the first row (`at_start.rs`).
 struct ScanRequest {
-    quals: Vec<Qual>,
     columns: Vec<Column>,
     sorts: Vec<Sort>,
     limit: Option<Limit>,
 }
 
 impl Auth0Fdw {
+    /// The remote plan for the clauses with `values` for their `AtStart` operands.
     fn make_plan(
         &self,
-        quals: &[Qual],
+        values: &[Lit],
         columns: &[Column],
         sorts: &[Sort],
         limit: &Option<Limit>,
     ) -> Plan {
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         pushdown::plan(
-            &quals::conds(quals),
+            &self.planning.clauses,
+            values,
             &names,
             &quals::sort_keys(sorts),
             quals::limit(limit),
-            &self.shape,
+            &self.planning.shape,
         )
     }
 
-    /// Plans with the parameter values known now and makes the first request(s).
+    /// Plans with the values known now and makes the first request(s).
     fn start(&self, request: ScanRequest) -> Result<ScanState> {
-        let plan = self.make_plan(
-            &request.quals,
-            &request.columns,
-            &request.sorts,
-            &request.limit,
-        );
+        let values = self
+            .at_start
+            .as_ref()
+            .map(AtStart::values)
+            .unwrap_or_default();
+        let plan = self.make_plan(&values, &request.columns, &request.sorts, &request.limit);
         let scan = Scan::start(self.server.client()?, &plan, self.strategy)?;
         if let Some(id) = self.explain_id {
-            explain::set(id, explain_lines(self.strategy, &plan, Some(&scan)));
+            explain::set(id, explain_lines(self.strategy, &plan, Some(&scan), &[]));
         }
         Ok(ScanState::Running {
             request,
@@ -104,10 +112,13 @@ impl Auth0Fdw {
 }
 
 /// What EXPLAIN shows for a plan (and, after execution, how the scan ran).
+/// `at_start_sql` lists the values computed when the scan starts, shown as `$n` in the query
+/// before it starts.
 fn explain_lines(
     strategy_option: Strategy,
     plan: &Plan,
     scan: Option<&Scan>,
+    at_start_sql: &[String],
 ) -> Vec<(String, String)> {
     let mut lines = Vec::new();
     let (strategy, request) = match (&plan.access, strategy_option) {
@@ -136,6 +147,14 @@ fn explain_lines(
             "Auth0 Query".into(),
             plan.query().unwrap_or_else(|| "(all users)".into()),
         ));
+        if !at_start_sql.is_empty() {
+            let values: Vec<String> = at_start_sql
+                .iter()
+                .enumerate()
+                .map(|(i, sql)| format!("${} = {sql}", i + 1))
+                .collect();
+            lines.push(("Auth0 Values At Start".into(), values.join(", ")));
+        }
         if let Some(s) = &plan.sort {
             lines.push(("Auth0 Sort".into(), s.to_string()));
         }
@@ -166,7 +185,8 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         let strategy = options::strategy(&server.options, &HashMap::new())?;
         Ok(Auth0Fdw {
             server: Server::open(server.server_oid)?,
-            shape: QueryShape::default(),
+            planning: Planning::default(),
+            at_start: None,
             explain_id: None,
             state: ScanState::Idle,
             out: Vec::new(),
@@ -177,23 +197,29 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
 
     fn get_rel_size(
         &mut self,
-        quals: &[Qual],
+        _quals: &[Qual],
         columns: &[Column],
         sorts: &[Sort],
         limit: &Option<Limit>,
         options: &HashMap<String, String>,
     ) -> Result<(i64, i32)> {
         self.strategy = options::strategy(&self.server.options, options)?;
-        if let Some(shape) = query_shape::current() {
-            self.shape = shape;
+        if let Some(planning) = query_shape::take() {
+            self.planning = planning;
         }
         self.row_context = options
             .get("wrappers.ftable_oid")
             .and_then(|oid| row_context::find(oid));
-        let plan = self.make_plan(quals, columns, sorts, limit);
+        let later: Vec<Lit> = (0..self.planning.at_start_sql.len())
+            .map(Lit::Later)
+            .collect();
+        let plan = self.make_plan(&later, columns, sorts, limit);
         let id = explain::new_id();
         self.explain_id = Some(id);
-        explain::set(id, explain_lines(self.strategy, &plan, None));
+        explain::set(
+            id,
+            explain_lines(self.strategy, &plan, None, &self.planning.at_start_sql),
+        );
         let rows = match (&plan.access, plan.limit) {
             (Access::UserId(_) | Access::Email(_), _) => 1,
             (Access::Search, Some(l)) => l.min(1000) as i64,
@@ -206,7 +232,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
 
     fn begin_scan(
         &mut self,
-        quals: &[Qual],
+        _quals: &[Qual],
         columns: &[Column],
         sorts: &[Sort],
         limit: &Option<Limit>,
@@ -214,8 +240,13 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
     ) -> Result<()> {
         self.strategy = options::strategy(&self.server.options, options)?;
         self.out = row::out_columns(columns)?;
+        if let Some(node) = plan_owned_state::beginning() {
+            // SAFETY: `node` is the scan node being begun right now (inside the framework's
+            // BeginForeignScan, in the executor's per-query memory context), whose plan is
+            // the ForeignScan our GetForeignPlan completed.
+            self.at_start = unsafe { AtStart::compile(node) };
+        }
         self.state = ScanState::Begun(ScanRequest {
-            quals: quals.to_vec(),
             columns: columns.to_vec(),
             sorts: sorts.to_vec(),
             limit: limit.clone(),
@@ -247,7 +278,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             }
             None => {
                 if let Some(id) = self.explain_id {
-                    explain::set(id, explain_lines(self.strategy, plan, Some(scan)));
+                    explain::set(id, explain_lines(self.strategy, plan, Some(scan), &[]));
                 }
                 Ok(None)
             }

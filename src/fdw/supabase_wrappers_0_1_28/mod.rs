@@ -5,9 +5,9 @@
 //!
 //! | file | workaround |
 //! |---|---|
-//! | [`query_shape`] | the query's shape (joins, grouping, ORDER BY keys), so a LIMIT is pushed only when exact |
+//! | [`query_shape`] | the query's shape (joins, grouping, ORDER BY keys) and every restriction clause, read from the planner |
 //! | [`quiet_warnings`] | the framework's WARNINGs about clauses it cannot push, silenced while it plans |
-//! | [`plan_owned_state`] | plans that outlive their scan state: the plan's own `fdw_private`, one run per planned state, cached plans re-planned |
+//! | [`plan_owned_state`] | plans that outlive their scan state: the plan's own `fdw_private`, one run per planned state, cached plans re-planned; the plan's `fdw_exprs` and the scan node at begin, for values computed at scan start |
 //! | [`row_context`] | the framework's per-scan row memory context, found so it can be reset per row |
 //! | [`explain`] | our own `ExplainForeignScan`, with lines registered by the instance |
 //!
@@ -45,7 +45,7 @@ pub fn install(routine: &mut pg_sys::FdwRoutine) {
 /// (to run once) and mapped to the EXPLAIN id its instance took.
 #[pgrx::pg_guard]
 // SAFETY: installed as GetForeignRelSize; called by the planner with valid root and baserel,
-// which are read (query_shape) and passed on unchanged.
+// which are read (query_shape, clauses) and passed on unchanged.
 unsafe extern "C-unwind" fn get_foreign_rel_size(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
@@ -58,9 +58,12 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
     // framework returns, `baserel->fdw_private` holds its state pointer, which is only used as
     // a map key here (never dereferenced).
     unsafe {
-        let shape = query_shape::read(root, baserel);
+        let planning = crate::fdw::pushdown::Planning {
+            shape: query_shape::read(root),
+            ..crate::fdw::clauses::read(baserel, foreigntableid, true).into()
+        };
         explain::planning();
-        query_shape::during(shape, || {
+        query_shape::during(planning, || {
             quiet_warnings::during(|| framework(root, baserel, foreigntableid))
         });
         let state = (*baserel).fdw_private as usize;

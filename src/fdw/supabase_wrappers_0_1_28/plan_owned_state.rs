@@ -11,6 +11,11 @@
 //!   execution a fresh state. A scan that fails never ends (the framework frees its state on
 //!   the error), so a transaction or subtransaction that aborts with a scan open re-plans them
 //!   too.
+//!
+//!   It also makes the plan's `fdw_exprs` (the framework leaves them empty): the values the
+//!   clauses compare with that are computed when the scan starts (`clauses.rs`, `at_start.rs`);
+//!   and, while the framework begins the scan, makes the scan node current ([`beginning`]),
+//!   which the framework does not pass to `begin_scan`.
 //! - Proved by: `tests/users_fdw.rs::cached_plans_run_again_safely` (generic plans, PL/pgSQL
 //!   loops, a failed scan, a failure caught by an exception block); `framework_source_still_has_what_we_rely_on` (in `mod.rs`) checks the layout.
 //! - Delete when: the framework keeps its state with the plan (or re-creates it at begin).
@@ -46,6 +51,24 @@ thread_local! {
     static PLANNED: RefCell<HashSet<usize>> = RefCell::new(HashSet::new());
     /// Scans begun and not ended in this transaction.
     static OPEN_SCANS: Cell<u32> = const { Cell::new(0) };
+    /// The scan node the framework is beginning (null outside `BeginForeignScan`).
+    static BEGINNING: Cell<*mut pg_sys::ForeignScanState> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// The scan node being begun, inside the framework's `BeginForeignScan` only (the framework's
+/// own restart of a scan on rescan gets `None`).
+pub fn beginning() -> Option<*mut pg_sys::ForeignScanState> {
+    let node = BEGINNING.get();
+    (!node.is_null()).then_some(node)
+}
+
+/// Clears [`BEGINNING`] however the framework's call ends (an ERROR unwinds through here).
+struct Beginning;
+
+impl Drop for Beginning {
+    fn drop(&mut self) {
+        BEGINNING.set(std::ptr::null_mut());
+    }
 }
 
 /// Wraps the framework's `GetForeignPlan`, `BeginForeignScan` and `EndForeignScan`.
@@ -93,7 +116,9 @@ unsafe extern "C-unwind" fn get_foreign_plan(
     // The planner's arguments go to the framework's own callback (set in `install`) unchanged.
     // `plan` is null or a `ForeignScan` it just made; `fdw_private` is a `List` node or null.
     // SAFETY: `copyObjectImpl` deep-copies that list into the planner's context (lives as long
-    // as the plan); every pointer is checked for null before it is followed.
+    // as the plan); every pointer is checked for null before it is followed. `baserel` is the
+    // planner's valid relation; the `fdw_exprs` list is built in the planner's context from
+    // nodes of its restriction clauses, which live as long as the plan being made.
     unsafe {
         let plan = framework(
             root,
@@ -109,6 +134,16 @@ unsafe extern "C-unwind" fn get_foreign_plan(
             // and deleted at the end of the scan; the copy lives (and is cached) with the plan.
             (*plan).fdw_private =
                 pg_sys::copyObjectImpl((*plan).fdw_private as *const _) as *mut pg_sys::List;
+        }
+        if !plan.is_null() && (*baserel).reloptkind != pg_sys::RelOptKind::RELOPT_UPPER_REL {
+            // The same read as in GetForeignRelSize (same clauses, same order): `$n` there is
+            // the n-th expression here. Postgres fixes their parameters up with the plan.
+            let read = crate::fdw::clauses::read(baserel, foreigntableid, false);
+            let mut exprs: *mut pg_sys::List = std::ptr::null_mut();
+            for e in read.at_start {
+                exprs = pg_sys::lappend(exprs, e as *mut std::ffi::c_void);
+            }
+            (*plan).fdw_exprs = exprs;
         }
         plan
     }
@@ -170,6 +205,8 @@ unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanSta
             Some(_) => {}
         }
         OPEN_SCANS.set(OPEN_SCANS.get() + 1);
+        BEGINNING.set(node);
+        let _clear = Beginning;
         framework(node, eflags);
     }
 }

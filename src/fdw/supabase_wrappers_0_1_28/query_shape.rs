@@ -1,37 +1,39 @@
-//! **The query's shape, for an exact LIMIT.**
+//! **The query's shape and clauses, for an exact LIMIT and full pushdown.**
 //!
 //! - Symptom without it: the framework passes a LIMIT to `get_rel_size` whatever surrounds the
 //!   scan. Pushed under a join, a GROUP BY or a DISTINCT, Auth0 would return the first N users
 //!   before Postgres filters or groups them: a short result.
+//!   And it passes only top-level `column op constant` clauses: the rest (OR, NOT, JSON paths,
+//!   `now() - interval ...`) read as "no condition", and the whole tenant is read.
 //! - What it does: reads from the `PlannerInfo` whether this table is the query's only relation
-//!   with nothing in between, and how many restriction clauses and ORDER BY keys there are, and
-//!   hands that to our `get_rel_size` (which runs inside the framework's callback) through a
-//!   thread-local.
+//!   with nothing in between and how many ORDER BY keys there are, and the table's restriction
+//!   clauses (`clauses.rs`), and hands them to our `get_rel_size` (which runs inside the
+//!   framework's callback) through a thread-local.
 //! - Proved by: `tests/framework_workarounds.rs::a_limit_is_pushed_only_when_it_is_exact` (a
-//!   join, GROUP BY, DISTINCT and an aggregate, each with a LIMIT).
-//! - Delete when: the scan's planning is ours (reading `baserestrictinfo` ourselves), or the
-//!   framework passes the planner's root to `get_rel_size`.
+//!   join, GROUP BY, DISTINCT and an aggregate, each with a LIMIT); `tests/pushdown.rs` (every
+//!   clause shape).
+//! - Delete when: the framework passes the planner's root to `get_rel_size`.
 
-use crate::fdw::pushdown::QueryShape;
+use crate::fdw::pushdown::{Planning, QueryShape};
 use pgrx::pg_sys;
-use std::cell::Cell;
+use std::cell::RefCell;
 
 thread_local! {
-    static SHAPE: Cell<Option<QueryShape>> = const { Cell::new(None) };
+    static PLANNING: RefCell<Option<Planning>> = const { RefCell::new(None) };
 }
 
-/// The query shape for the relation being planned (inside the framework's `GetForeignRelSize`
-/// only; `None` elsewhere).
-pub fn current() -> Option<QueryShape> {
-    SHAPE.get()
+/// What was read for the relation being planned (inside the framework's `GetForeignRelSize`
+/// only; `None` elsewhere). Taken: a second call gets `None`.
+pub fn take() -> Option<Planning> {
+    PLANNING.with(|p| p.borrow_mut().take())
 }
 
-/// Makes `shape` current while `f` runs.
-pub fn during<T>(shape: QueryShape, f: impl FnOnce() -> T) -> T {
-    SHAPE.set(Some(shape));
+/// Makes `planning` current while `f` runs.
+pub fn during<T>(planning: Planning, f: impl FnOnce() -> T) -> T {
+    PLANNING.with(|p| *p.borrow_mut() = Some(planning));
     let out = f();
     // Left set if `f` raised an ERROR: harmless, the next planning sets it again first.
-    SHAPE.set(None);
+    PLANNING.with(|p| *p.borrow_mut() = None);
     out
 }
 
@@ -46,9 +48,9 @@ fn list_len(l: *mut pg_sys::List) -> usize {
 }
 
 /// # Safety
-/// Called from a planner callback with its valid `root` and `baserel`.
-pub unsafe fn read(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::RelOptInfo) -> QueryShape {
-    // SAFETY: `root` and `baserel` are valid for this planning call (contract above); `parse` is
+/// Called from a planner callback with its valid `root`.
+pub unsafe fn read(root: *mut pg_sys::PlannerInfo) -> QueryShape {
+    // SAFETY: `root` is valid for this planning call (contract above); `parse` is
     // checked for null; only scalar fields and list heads are read.
     unsafe {
         let parse = (*root).parse;
@@ -64,7 +66,6 @@ pub unsafe fn read(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::RelOptI
             && !(*parse).hasTargetSRFs
             && (*parse).setOperations.is_null();
         QueryShape {
-            restrictions: list_len((*baserel).baserestrictinfo),
             pathkeys: list_len((*root).query_pathkeys),
             limit_applies_to_scan: single && nothing_between,
         }
