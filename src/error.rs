@@ -192,3 +192,13 @@ fn api_report(e: auth0_api::Error) -> ErrorReport {
             .set_hint("Fix the server options (domain, or api_url for a loopback emulator)."),
     }
 }
+
+/// A value quoted in a message, cut to 64 characters (an option value can be anything).
+pub fn cut(s: &str) -> String {
+    const SHOWN: usize = 64;
+    if s.chars().count() <= SHOWN {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(SHOWN).collect::<String>())
+    }
+}

@@ -17,9 +17,10 @@ pub const SERVER_OPTIONS: &[&str] = &[
     "timeout_seconds",
     "max_retries",
     "max_rate_limit_wait_seconds",
+    "use_remote_estimate",
 ];
 pub const USER_MAPPING_OPTIONS: &[&str] = &["client_id", "client_secret", "api_token"];
-pub const TABLE_OPTIONS: &[&str] = &["object", "strategy"];
+pub const TABLE_OPTIONS: &[&str] = &["object", "strategy", "use_remote_estimate"];
 const SECRET_OPTIONS: &[&str] = &[
     "client_id",
     "client_secret",
@@ -48,7 +49,10 @@ impl Strategy {
             "export" => Ok(Strategy::Export),
             other => Err(Error::invalid(
                 PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
-                format!("invalid value for option \"strategy\": \"{other}\""),
+                format!(
+                    "invalid value for option \"strategy\": \"{}\"",
+                    crate::error::cut(other)
+                ),
             )
             .with_hint("Use 'auto', 'search' or 'export'.")),
         }
@@ -107,7 +111,10 @@ fn positive(opts: &HashMap<String, String>, name: &str, max: u64) -> Result<Opti
         Ok(n) if n <= max => Ok(Some(n)),
         _ => Err(Error::invalid(
             PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
-            format!("invalid value for option \"{name}\": \"{v}\""),
+            format!(
+                "invalid value for option \"{name}\": \"{}\"",
+                crate::error::cut(v)
+            ),
         )
         .with_hint(format!("Use a whole number from 0 to {max}."))),
     }
@@ -162,7 +169,39 @@ pub fn validate_server(opts: &HashMap<String, String>) -> Result<()> {
     positive(opts, "timeout_seconds", 3600)?;
     positive(opts, "max_retries", 20)?;
     positive(opts, "max_rate_limit_wait_seconds", 86_400)?;
+    boolean(opts, "use_remote_estimate")?;
     Ok(())
+}
+
+/// A boolean option, spelled as Postgres accepts booleans in options (`true`/`false`,
+/// `on`/`off`, `yes`/`no`, `1`/`0`).
+fn boolean(opts: &HashMap<String, String>, name: &str) -> Result<Option<bool>> {
+    let Some(v) = opts.get(name) else {
+        return Ok(None);
+    };
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" | "t" | "y" => Ok(Some(true)),
+        "false" | "off" | "no" | "0" | "f" | "n" => Ok(Some(false)),
+        _ => Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+            format!(
+                "invalid value for option \"{name}\": \"{}\"",
+                crate::error::cut(v)
+            ),
+        )
+        .with_hint("Use 'true' or 'false'.")),
+    }
+}
+
+/// Whether the planner may ask Auth0 for a count (table option, else server option, else
+/// true; see `fdw/estimate.rs`).
+pub fn use_remote_estimate(
+    server: &HashMap<String, String>,
+    table: &HashMap<String, String>,
+) -> Result<bool> {
+    Ok(boolean(table, "use_remote_estimate")?
+        .or(boolean(server, "use_remote_estimate")?)
+        .unwrap_or(true))
 }
 
 pub fn validate_user_mapping(opts: &HashMap<String, String>) -> Result<()> {
@@ -184,6 +223,7 @@ pub fn validate_table(opts: &HashMap<String, String>) -> Result<()> {
     if let Some(s) = opts.get("strategy") {
         Strategy::parse(s)?;
     }
+    boolean(opts, "use_remote_estimate")?;
     Ok(())
 }
 

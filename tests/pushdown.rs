@@ -313,3 +313,83 @@ fn values_computed_at_scan_start_go_to_auth0() {
     );
     assert_eq!(s.emu.emulator.lock().total_requests, 1);
 }
+
+/// The `rows=` estimate of the plan's foreign scan, and its `Auth0 Estimate` line.
+fn estimate_of(plan: &str) -> (u64, String) {
+    let scan = plan
+        .lines()
+        .find(|l| l.contains("Foreign Scan"))
+        .unwrap_or_else(|| panic!("no foreign scan in\n{plan}"));
+    let rows = scan
+        .split("rows=")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no rows= in {scan}"));
+    let line = plan
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Auth0 Estimate: "))
+        .unwrap_or_else(|| panic!("no Auth0 Estimate in\n{plan}"))
+        .to_string();
+    (rows, line)
+}
+
+#[test]
+fn estimates_come_from_auth0_when_they_matter() {
+    let mut s = Shapes::new("shapes_estimates", vec![]);
+    s.db.exec("CREATE TABLE crm AS SELECT email FROM local_users ORDER BY user_id LIMIT 200");
+    let blocked: i64 = s.db.one("SELECT count(*) FROM local_users WHERE blocked");
+    let pro: i64 =
+        s.db.one("SELECT count(*) FROM local_users WHERE app_metadata->>'plan' = 'pro'");
+
+    // Alone, the table is not worth a request at planning: a guess, no request.
+    let single = "SELECT user_id FROM auth0.users WHERE app_metadata->>'plan' = 'pro'";
+    s.emu.emulator.clear_requests();
+    let (rows, line) = estimate_of(&s.db.explain("COSTS", single));
+    assert_eq!(s.emu.emulator.lock().total_requests, 0);
+    assert_eq!(rows, 1000, "{line}");
+    assert!(line.contains("a guess"), "{line}");
+    // The scan counts with its first page; the next planning uses that count.
+    s.db.rows(single);
+    let (rows, line) = estimate_of(&s.db.explain("COSTS", single));
+    assert_eq!(rows as i64, pro, "{line}");
+    assert!(
+        line.contains("Auth0's count for the query, 0 s old"),
+        "{line}"
+    );
+
+    // Joined: one count request while planning, then the cache.
+    let joined =
+        "SELECT u.user_id FROM crm JOIN auth0.users u ON u.email = crm.email WHERE u.blocked";
+    s.emu.emulator.clear_requests();
+    let (rows, line) = estimate_of(&s.db.explain("COSTS", joined));
+    assert_eq!(rows as i64, blocked, "{line}");
+    assert_eq!(line, format!("{blocked} (Auth0's count for the query)"));
+    assert_eq!(s.emu.emulator.request_count("GET /api/v2/users"), 1);
+    assert_eq!(s.emu.emulator.lock().total_requests, 1);
+    let (_, line) = estimate_of(&s.db.explain("COSTS", joined));
+    assert!(line.contains("s old"), "{line}");
+    assert_eq!(s.emu.emulator.lock().total_requests, 1);
+    // And the join's answer is the oracle's.
+    let got: i64 = s.db.one(&format!("SELECT count(*) FROM ({joined}) j"));
+    let want: i64 = s
+        .db
+        .one("SELECT count(*) FROM crm JOIN local_users u ON u.email = crm.email WHERE u.blocked");
+    assert_eq!(got, want);
+
+    // Turned off: no request, a guess that says why.
+    s.db.exec("ALTER FOREIGN TABLE auth0.users OPTIONS (ADD use_remote_estimate 'false')");
+    let off = "SELECT u.user_id FROM crm JOIN auth0.users u ON u.email = crm.email WHERE NOT u.email_verified";
+    s.emu.emulator.clear_requests();
+    let (rows, line) = estimate_of(&s.db.explain("COSTS", off));
+    assert_eq!(s.emu.emulator.lock().total_requests, 0);
+    assert_eq!(
+        (rows, line.as_str()),
+        (1000, "1000 (a guess: use_remote_estimate is off)")
+    );
+
+    let e =
+        s.db.error("ALTER FOREIGN TABLE auth0.users OPTIONS (SET use_remote_estimate 'maybe')");
+    assert_eq!(e.code, "HV024", "{e:?}");
+    assert!(e.message.contains("use_remote_estimate"), "{e:?}");
+}

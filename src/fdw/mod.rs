@@ -7,6 +7,7 @@ mod at_start;
 mod clauses;
 pub mod columns;
 mod entry_points;
+mod estimate;
 pub mod filter;
 pub mod lucene;
 pub mod pushdown;
@@ -19,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::options::{self, Strategy};
 use crate::server::Server;
 use at_start::AtStart;
+use estimate::Estimate;
 use filter::Lit;
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
@@ -38,6 +40,8 @@ pub struct Auth0Fdw {
     planning: Planning,
     /// The clauses' values computed at scan start, compiled at begin.
     at_start: Option<AtStart>,
+    /// The row estimate given to the planner, and where it came from.
+    estimate: Option<Estimate>,
     explain_id: Option<u64>,
     state: ScanState,
     out: Vec<OutColumn>,
@@ -91,6 +95,71 @@ impl Auth0Fdw {
         )
     }
 
+    /// The planner's row estimate (see `estimate.rs`). `plan` was made with the values known at
+    /// planning; the counted query leaves out the clauses that need values from scan start.
+    fn estimate(&self, plan: &Plan, columns: &[Column], remote: bool) -> Estimate {
+        use estimate::Source;
+        match (&plan.access, plan.limit) {
+            (Access::UserId(_) | Access::Email(_), _) => {
+                return Estimate {
+                    rows: 1,
+                    source: Source::Lookup,
+                }
+            }
+            (Access::Search, Some(l)) => {
+                return Estimate {
+                    rows: l,
+                    source: Source::Limit,
+                }
+            }
+            (Access::Search, None) => {}
+        }
+        let unknown = vec![Lit::Other; self.planning.at_start_sql.len()];
+        let query = self.make_plan(&unknown, columns, &[], &None).query();
+        let server = self.server.oid.to_u32();
+        if let Some((rows, age)) = estimate::cached(server, &query) {
+            return Estimate {
+                rows,
+                source: Source::Count { age, cached: true },
+            };
+        }
+        if remote && self.planning.shape.joined {
+            let params = auth0_api::users::SearchParams {
+                q: query.clone(),
+                per_page: 1,
+                fields: Some(vec!["user_id".into()]),
+                ..Default::default()
+            };
+            // A failed count is not the query's failure: the scan reports what is wrong.
+            let counted = self
+                .server
+                .client()
+                .ok()
+                .and_then(|c| crate::runtime::block_on(c.search_users(&params)).ok())
+                .and_then(|r| r.ok());
+            if let Some(page) = counted {
+                estimate::remember(server, query, page.total);
+                return Estimate {
+                    rows: page.total,
+                    source: Source::Count {
+                        age: std::time::Duration::ZERO,
+                        cached: false,
+                    },
+                };
+            }
+        }
+        Estimate {
+            rows: if plan.conditions.is_empty() {
+                estimate::GUESS_ALL
+            } else {
+                estimate::GUESS_FILTERED
+            },
+            source: Source::Guess {
+                remote_off: !remote,
+            },
+        }
+    }
+
     /// Plans with the values known now and makes the first request(s).
     fn start(&self, request: ScanRequest) -> Result<ScanState> {
         let values = self
@@ -100,8 +169,11 @@ impl Auth0Fdw {
             .unwrap_or_default();
         let plan = self.make_plan(&values, &request.columns, &request.sorts, &request.limit);
         let scan = Scan::start(self.server.client()?, &plan, self.strategy)?;
+        if let Some(total) = scan.total() {
+            estimate::remember(self.server.oid.to_u32(), plan.query(), total);
+        }
         if let Some(id) = self.explain_id {
-            explain::set(id, explain_lines(self.strategy, &plan, Some(&scan), &[]));
+            explain::set(id, self.explain_lines(&plan, Some(&scan), false));
         }
         Ok(ScanState::Running {
             request,
@@ -111,17 +183,24 @@ impl Auth0Fdw {
     }
 }
 
-/// What EXPLAIN shows for a plan (and, after execution, how the scan ran).
-/// `at_start_sql` lists the values computed when the scan starts, shown as `$n` in the query
-/// before it starts.
-fn explain_lines(
-    strategy_option: Strategy,
-    plan: &Plan,
-    scan: Option<&Scan>,
-    at_start_sql: &[String],
-) -> Vec<(String, String)> {
-    let mut lines = Vec::new();
-    let (strategy, request) = match (&plan.access, strategy_option) {
+impl Auth0Fdw {
+    /// What EXPLAIN shows for a plan (and, after execution, how the scan ran).
+    /// Before the scan starts (`planned`), values computed at scan start show as `$n` in the query
+    /// and are listed.
+    fn explain_lines(
+        &self,
+        plan: &Plan,
+        scan: Option<&Scan>,
+        planned: bool,
+    ) -> Vec<(String, String)> {
+        let strategy_option = self.strategy;
+        let at_start_sql: &[String] = if planned {
+            &self.planning.at_start_sql
+        } else {
+            &[]
+        };
+        let mut lines = Vec::new();
+        let (strategy, request) = match (&plan.access, strategy_option) {
         (Access::UserId(_), _) => ("lookup by user_id".to_string(), "GET /api/v2/users/{id}"),
         (Access::Email(_), _) => ("lookup by email".to_string(), "GET /api/v2/users-by-email"),
         (Access::Search, Strategy::Export) => (
@@ -140,44 +219,48 @@ fn explain_lines(
             "GET /api/v2/users (search_engine=v3, per_page=100)",
         ),
     };
-    lines.push(("Auth0 Strategy".into(), strategy));
-    lines.push(("Auth0 Request".into(), request.to_string()));
-    if plan.access == Access::Search {
+        lines.push(("Auth0 Strategy".into(), strategy));
+        lines.push(("Auth0 Request".into(), request.to_string()));
+        if plan.access == Access::Search {
+            lines.push((
+                "Auth0 Query".into(),
+                plan.query().unwrap_or_else(|| "(all users)".into()),
+            ));
+            if !at_start_sql.is_empty() {
+                let values: Vec<String> = at_start_sql
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sql)| format!("${} = {sql}", i + 1))
+                    .collect();
+                lines.push(("Auth0 Values At Start".into(), values.join(", ")));
+            }
+            if let Some(s) = &plan.sort {
+                lines.push(("Auth0 Sort".into(), s.to_string()));
+            }
+            if let Some(l) = plan.limit {
+                lines.push(("Auth0 Limit".into(), l.to_string()));
+            }
+        }
+        if let Some(e) = &self.estimate {
+            lines.push(("Auth0 Estimate".into(), e.describe()));
+        }
+        if !plan.local.is_empty() {
+            lines.push(("Auth0 Not Pushed".into(), plan.local.join(", ")));
+        }
         lines.push((
-            "Auth0 Query".into(),
-            plan.query().unwrap_or_else(|| "(all users)".into()),
+            "Auth0 Fields".into(),
+            plan.fields
+                .as_ref()
+                .map(|f| f.join(", "))
+                .unwrap_or_else(|| "(whole users)".into()),
         ));
-        if !at_start_sql.is_empty() {
-            let values: Vec<String> = at_start_sql
-                .iter()
-                .enumerate()
-                .map(|(i, sql)| format!("${} = {sql}", i + 1))
-                .collect();
-            lines.push(("Auth0 Values At Start".into(), values.join(", ")));
+        if let Some(s) = scan {
+            let r = s.report();
+            lines.push(("Auth0 Ran".into(), r.strategy));
+            lines.push(("Auth0 Requests".into(), r.requests.to_string()));
         }
-        if let Some(s) = &plan.sort {
-            lines.push(("Auth0 Sort".into(), s.to_string()));
-        }
-        if let Some(l) = plan.limit {
-            lines.push(("Auth0 Limit".into(), l.to_string()));
-        }
+        lines
     }
-    if !plan.local.is_empty() {
-        lines.push(("Auth0 Not Pushed".into(), plan.local.join(", ")));
-    }
-    lines.push((
-        "Auth0 Fields".into(),
-        plan.fields
-            .as_ref()
-            .map(|f| f.join(", "))
-            .unwrap_or_else(|| "(whole users)".into()),
-    ));
-    if let Some(s) = scan {
-        let r = s.report();
-        lines.push(("Auth0 Ran".into(), r.strategy));
-        lines.push(("Auth0 Requests".into(), r.requests.to_string()));
-    }
-    lines
 }
 
 impl ForeignDataWrapper<Error> for Auth0Fdw {
@@ -187,6 +270,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             server: Server::open(server.server_oid)?,
             planning: Planning::default(),
             at_start: None,
+            estimate: None,
             explain_id: None,
             state: ScanState::Idle,
             out: Vec::new(),
@@ -214,19 +298,13 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             .map(Lit::Later)
             .collect();
         let plan = self.make_plan(&later, columns, sorts, limit);
+        let remote = options::use_remote_estimate(&self.server.options, options)?;
+        let estimate = self.estimate(&plan, columns, remote);
+        let rows = estimate.rows.min(i64::MAX as u64) as i64;
+        self.estimate = Some(estimate);
         let id = explain::new_id();
         self.explain_id = Some(id);
-        explain::set(
-            id,
-            explain_lines(self.strategy, &plan, None, &self.planning.at_start_sql),
-        );
-        let rows = match (&plan.access, plan.limit) {
-            (Access::UserId(_) | Access::Email(_), _) => 1,
-            (Access::Search, Some(l)) => l.min(1000) as i64,
-            // Kept under jit_above_cost: JIT only slows these scans down.
-            (Access::Search, None) if plan.conditions.is_empty() => 10_000,
-            (Access::Search, None) => 1_000,
-        };
+        explain::set(id, self.explain_lines(&plan, None, true));
         Ok((rows, 600))
     }
 
@@ -264,21 +342,27 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             // guaranteed until the next fetch, so nothing references that memory any more.
             unsafe { pg_sys::MemoryContextReset(ctx) };
         }
-        self.state = match std::mem::replace(&mut self.state, ScanState::Idle) {
-            ScanState::Begun(request) => self.start(request)?,
-            other => other,
-        };
-        let ScanState::Running { plan, scan, .. } = &mut self.state else {
+        if matches!(self.state, ScanState::Begun(_)) {
+            if let ScanState::Begun(request) = std::mem::replace(&mut self.state, ScanState::Idle) {
+                self.state = self.start(request)?;
+            }
+        }
+        let client = self.server.client()?;
+        let ScanState::Running { scan, .. } = &mut self.state else {
             return Ok(None);
         };
-        match scan.next(self.server.client()?)? {
+        let next = scan.next(client)?;
+        let ScanState::Running { plan, scan, .. } = &self.state else {
+            return Ok(None);
+        };
+        match next {
             Some(user) => {
                 row::fill(row, user, &self.out, plan.q_text.as_deref())?;
                 Ok(Some(()))
             }
             None => {
                 if let Some(id) = self.explain_id {
-                    explain::set(id, explain_lines(self.strategy, plan, Some(scan), &[]));
+                    explain::set(id, self.explain_lines(plan, Some(scan), false));
                 }
                 Ok(None)
             }

@@ -15,6 +15,8 @@ pub struct QueryShape {
     /// The query reads only this table and has nothing between the scan and its LIMIT
     /// (no join, grouping, DISTINCT, window, set operation or set-returning function).
     pub limit_applies_to_scan: bool,
+    /// The query joins this table with other relations (row estimates matter).
+    pub joined: bool,
 }
 
 /// What planning read for the scan, beyond what the framework passes.
@@ -271,6 +273,7 @@ mod tests {
         QueryShape {
             pathkeys: 0,
             limit_applies_to_scan: true,
+            joined: false,
         }
     }
     fn cols(c: &[&str]) -> Vec<String> {
@@ -392,6 +395,7 @@ mod tests {
         let sh = QueryShape {
             pathkeys: 1,
             limit_applies_to_scan: true,
+            joined: false,
         };
         let with = |clauses: &[Clause], sorts: &[SortKey], sh: &QueryShape| {
             plan(clauses, &[], &cols(&["user_id"]), sorts, lim, sh)

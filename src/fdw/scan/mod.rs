@@ -34,6 +34,8 @@ pub struct Scan {
     /// HTTP requests this scan made (the client's count, read around each of its calls: other
     /// scans of the same backend may use the same client in between).
     requests: u64,
+    /// Auth0's count of the users matching the search (`None` for lookups and forced exports).
+    total: Option<u64>,
 }
 
 /// How a scan ran, for EXPLAIN ANALYZE.
@@ -46,14 +48,26 @@ impl Scan {
     /// Makes the first request(s) and settles on a strategy.
     pub fn start(client: &Client, plan: &Plan, strategy: Strategy) -> Result<Scan> {
         let before = client.requests_sent();
-        let source = Self::open(client, plan, strategy)?;
+        let mut total = None;
+        let source = Self::open(client, plan, strategy, &mut total)?;
         Ok(Scan {
             source,
             requests: client.requests_sent() - before,
+            total,
         })
     }
 
-    fn open(client: &Client, plan: &Plan, strategy: Strategy) -> Result<Source> {
+    /// Auth0's count of the users matching the search, when the scan searched.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    fn open(
+        client: &Client,
+        plan: &Plan,
+        strategy: Strategy,
+        total_out: &mut Option<u64>,
+    ) -> Result<Source> {
         let fields = plan.fields.as_deref();
         match &plan.access {
             Access::UserId(id) => {
@@ -78,6 +92,7 @@ impl Scan {
                 );
                 let first = block_on(cursor.next_page(client))??.unwrap_or_default();
                 let total = cursor.total().unwrap_or(0);
+                *total_out = cursor.total();
                 let needs_size = strategy == Strategy::Auto
                     && total >= auth0_api::users::SEARCH_CAP
                     && plan.limit.is_none_or(|l| l > auth0_api::users::SEARCH_CAP)

@@ -68,6 +68,7 @@ pub unsafe fn read(root: *mut pg_sys::PlannerInfo) -> QueryShape {
         QueryShape {
             pathkeys: list_len((*root).query_pathkeys),
             limit_applies_to_scan: single && nothing_between,
+            joined: !single,
         }
     }
 }
