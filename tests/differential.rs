@@ -411,7 +411,7 @@ mod corpus {
         fn text_atom(&mut self) -> Clause {
             let col = *self.rng.pick(TEXT);
             let v = self.value(col);
-            Clause::same(match self.rng.below(9) {
+            Clause::same(match self.rng.below(14) {
                 0 | 1 => format!("{col} = {}", lit(&v)),
                 2 => format!("{col} = {}", lit(&flip_case(&v, &mut self.rng))),
                 3 => format!("{col} <> {}", lit(&v)),
@@ -445,10 +445,42 @@ mod corpus {
                         format!("{col} LIKE {}", lit(&format!("%{v}")))
                     }
                 }
-                _ => {
+                8 => {
                     let domain = v.rsplit('@').next().unwrap_or("example.com").to_string();
                     format!("email LIKE {}", lit(&format!("%@{domain}")))
                 }
+                // Case folding: lower()/upper() of a column Auth0 compares case-insensitively
+                // (pushed), or exactly (left to Postgres).
+                9 => format!("lower({col}) = {}", lit(&v.to_lowercase())),
+                10 => format!("upper({col}) = {}", lit(&v.to_uppercase())),
+                11 => {
+                    let prefix: String = v.chars().take(3).collect();
+                    format!(
+                        "lower({col}) LIKE {}",
+                        lit(&format!(
+                            "{}%",
+                            prefix
+                                .to_lowercase()
+                                .replace('%', "\\%")
+                                .replace('_', "\\_")
+                        ))
+                    )
+                }
+                12 => {
+                    let w = self.value(col);
+                    format!("{col} NOT IN ({}, {})", lit(&v), lit(&w))
+                }
+                _ => format!(
+                    "{col} NOT LIKE {}",
+                    lit(&format!(
+                        "{}%",
+                        v.chars()
+                            .take(2)
+                            .collect::<String>()
+                            .replace('%', "\\%")
+                            .replace('_', "\\_")
+                    ))
+                ),
             })
         }
 
@@ -487,7 +519,24 @@ mod corpus {
         fn time_atom(&mut self) -> Clause {
             let col = *self.rng.pick(TIMES);
             let op = *self.rng.pick(&["=", "<", "<=", ">", ">="]);
-            match self.rng.below(10) {
+            match self.rng.below(13) {
+                // Values computed when the scan starts (the seeded users are 2019-2025).
+                10 => Clause::same(format!(
+                    "{col} {op} now() - interval '{} days'",
+                    self.rng.pick(&[300, 600, 900, 1200, 1800, 2400])
+                )),
+                11 => Clause::same(format!(
+                    "{col} {op} current_date - {}",
+                    self.rng.pick(&[500, 1000, 1500, 2000])
+                )),
+                12 => Clause::same(format!(
+                    "{col} {op} {}",
+                    self.rng.pick(&[
+                        "date '2022-06-01'",
+                        "'2023-01-15 12:00:00'::timestamp",
+                        "date_trunc('month', timestamptz '2021-03-17 10:00:00+00')",
+                    ])
+                )),
                 0 => Clause::same(format!(
                     "{col} {op} {}",
                     self.rng.pick(&[
@@ -521,7 +570,34 @@ mod corpus {
         }
 
         fn json_atom(&mut self) -> Clause {
-            Clause::same(match self.rng.below(7) {
+            let plan = *self.rng.pick(&["free", "pro", "enterprise"]);
+            Clause::same(match self.rng.below(15) {
+                7 => format!("app_metadata->>'plan' = {}", lit(plan)),
+                8 => format!(
+                    "app_metadata @> {}",
+                    lit(&format!("{{\"plan\": \"{plan}\"}}"))
+                ),
+                9 => "app_metadata @> '{\"roles\": [\"admin\"]}'".to_string(),
+                10 => format!("app_metadata->>'plan' IN ({}, 'free')", lit(plan)),
+                11 => {
+                    let id = self.value("app_metadata");
+                    let id = serde_json::from_str::<Value>(&id)
+                        .ok()
+                        .and_then(|m| m["account_id"].as_i64())
+                        .unwrap_or(1234);
+                    format!("app_metadata->>'account_id' = '{id}'")
+                }
+                12 => format!(
+                    "user_metadata->>'newsletter' = {}",
+                    lit(self.rng.pick::<&str>(&["true", "false"]))
+                ),
+                13 => format!(
+                    "user_metadata #>> '{{address,city}}' = {}",
+                    lit(self
+                        .rng
+                        .pick::<&str>(&["Paris", "Berlin", "Tokyo", "Lagos"]))
+                ),
+                14 => format!("NOT (app_metadata->>'plan' = {})", lit(plan)),
                 0 => format!(
                     "user_metadata->>'theme' = {}",
                     lit(self.rng.pick::<&str>(&["dark", "light"]))

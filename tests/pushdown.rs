@@ -393,3 +393,67 @@ fn estimates_come_from_auth0_when_they_matter() {
     assert_eq!(e.code, "HV024", "{e:?}");
     assert!(e.message.contains("use_remote_estimate"), "{e:?}");
 }
+
+#[test]
+fn joins_look_users_up_when_that_is_cheaper() {
+    let mut s = Shapes::new("shapes_joins", vec![]);
+    // A few CRM rows: one lookup each (plus Auth0's count while planning).
+    s.db.exec(
+        "CREATE TABLE crm AS SELECT email, user_id FROM local_users ORDER BY user_id LIMIT 5;
+         INSERT INTO crm VALUES (NULL, NULL), ('nobody@nowhere.test', 'auth0|nobody');
+         ANALYZE crm",
+    );
+    let join =
+        "SELECT crm.email, u.user_id FROM crm JOIN auth0.users u ON u.email = crm.email ORDER BY 2";
+    let oracle =
+        "SELECT crm.email, u.user_id FROM crm JOIN local_users u ON u.email = crm.email ORDER BY 2";
+    let plan = s.db.explain("COSTS OFF", join);
+    assert!(plan.contains("Nested Loop"), "{plan}");
+    s.emu.emulator.clear_requests();
+    let pairs = |rows: Vec<postgres::Row>| -> Vec<(String, String)> {
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+    };
+    let got = pairs(s.db.rows(join));
+    assert_eq!(got, pairs(s.db.rows(oracle)));
+    assert_eq!(got.len(), 5);
+    let st = s.emu.emulator.lock();
+    // Six e-mails that are not NULL: six lookups; the NULL one makes no request.
+    assert_eq!(
+        st.requests.get("GET /api/v2/users-by-email"),
+        Some(&6),
+        "{:?}",
+        st.requests
+    );
+    assert!(st.total_requests <= 7, "{:?}", st.requests);
+    drop(st);
+    let analyzed =
+        s.db.explain("ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF", join);
+    assert!(analyzed.contains("Auth0 Requests: 6"), "{analyzed}");
+
+    // By user_id too.
+    let by_id = "SELECT count(*) FROM crm JOIN auth0.users u USING (user_id)";
+    s.emu.emulator.clear_requests();
+    let n: i64 = s.db.one(by_id);
+    assert_eq!(n, 5);
+    assert_eq!(s.emu.emulator.request_count("GET /api/v2/users/{id}"), 6);
+
+    // Many CRM rows: reading the tenant once is cheaper than a request per row.
+    s.db.exec(
+        "CREATE TABLE big_crm AS SELECT email FROM local_users, generate_series(1, 3) ORDER BY 1;
+         ANALYZE big_crm",
+    );
+    let big = "SELECT count(*) FROM big_crm JOIN auth0.users u ON u.email = big_crm.email";
+    s.emu.emulator.clear_requests();
+    let n: i64 = s.db.one(big);
+    let want: i64 =
+        s.db.one("SELECT count(*) FROM big_crm JOIN local_users u ON u.email = big_crm.email");
+    assert_eq!(n, want);
+    let st = s.emu.emulator.lock();
+    assert_eq!(
+        st.requests.get("GET /api/v2/users-by-email"),
+        None,
+        "{:?}",
+        st.requests
+    );
+    assert!(st.total_requests <= 10, "{:?}", st.requests);
+}

@@ -91,6 +91,46 @@ impl From<Read> for super::pushdown::Planning {
     }
 }
 
+/// The columns a join can look users up by, one request per outer row.
+pub const LOOKUP_COLUMNS: &[&str] = &["email", "user_id"];
+
+/// A join clause `column = <outer expression>` usable for a lookup per outer row.
+pub struct JoinLookup {
+    pub column: String,
+    /// The other side, which references other relations' columns (Postgres turns them into
+    /// parameters of the plan).
+    pub outer: *mut pg_sys::Node,
+}
+
+/// Recognises `email = <expr of other relations>` or `user_id = ...` (either way round) among
+/// join clauses (`RestrictInfo`s).
+///
+/// # Safety
+/// Called from a planner callback with its valid `root` and `baserel` (a foreign table
+/// `table`) and a valid list of `RestrictInfo`s.
+pub unsafe fn join_lookups(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    table: pg_sys::Oid,
+    infos: *mut pg_sys::List,
+) -> Vec<JoinLookup> {
+    // SAFETY: per the contract; the clause nodes are only read.
+    unsafe {
+        let reader = Reader {
+            relid: (*baserel).relid,
+            table,
+            at_start: Vec::new(),
+        };
+        let mut out = Vec::new();
+        for ri in PgList::<pg_sys::RestrictInfo>::from_pg(infos).iter_ptr() {
+            if let Some(l) = reader.join_lookup(root, (*ri).clause as *mut pg_sys::Node) {
+                out.push(l);
+            }
+        }
+        out
+    }
+}
+
 struct Reader {
     /// The table's range-table index in this query (`Var.varno`).
     relid: pg_sys::Index,
@@ -492,6 +532,40 @@ impl Reader {
                 ("<>", false) => Some(Filter::Not(Box::new(any))),
                 _ => None,
             }
+        }
+    }
+
+    /// `column = outer` for a lookup column, with `outer` free of this table's columns.
+    ///
+    /// # Safety
+    /// `node` is a valid expression node.
+    unsafe fn join_lookup(
+        &self,
+        root: *mut pg_sys::PlannerInfo,
+        node: *mut pg_sys::Node,
+    ) -> Option<JoinLookup> {
+        // SAFETY: checked to be an OpExpr before the cast; its arguments are its own.
+        unsafe {
+            let node = strip(node);
+            if !is_a(node, pg_sys::NodeTag::T_OpExpr) {
+                return None;
+            }
+            let o = node as *mut pg_sys::OpExpr;
+            if builtin_opname((*o).opno)? != "=" {
+                return None;
+            }
+            let (left, right) = two((*o).args)?;
+            let (column, outer) = match self.column(left) {
+                Some(c) => (c, right),
+                None => (self.column(right)?, left),
+            };
+            let ours = pg_sys::bms_make_singleton(self.relid as i32);
+            let free = !pg_sys::bms_overlap(pg_sys::pull_varnos(root, outer), ours)
+                && !pg_sys::contain_volatile_functions(outer)
+                && !pg_sys::contain_subplans(outer)
+                && is_text(pg_sys::exprType(outer));
+            (LOOKUP_COLUMNS.contains(&column.as_str()) && free)
+                .then_some(JoinLookup { column, outer })
         }
     }
 

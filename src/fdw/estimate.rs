@@ -18,6 +18,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+/// What one request costs the planner: as much as reading 100 users (the framework's path
+/// costs one per row, and a search page holds 100), so a lookup per outer row is weighed
+/// against reading the table once.
+pub const REQUEST_COST: f64 = 100.0;
+
 /// How long a count is trusted.
 pub const TTL: Duration = Duration::from_secs(60);
 /// Counts kept per backend (the oldest are dropped past it).

@@ -32,7 +32,7 @@ use supabase_wrappers::prelude::*;
 
 pub use supabase_wrappers_0_1_28::plan_owned_state::install_abort_callbacks;
 pub use supabase_wrappers_0_1_28::quiet_warnings::install_log_filter;
-use supabase_wrappers_0_1_28::{explain, plan_owned_state, query_shape, row_context};
+use supabase_wrappers_0_1_28::{explain, param_paths, plan_owned_state, query_shape, row_context};
 
 pub struct Auth0Fdw {
     server: Server,
@@ -42,6 +42,11 @@ pub struct Auth0Fdw {
     at_start: Option<AtStart>,
     /// The row estimate given to the planner, and where it came from.
     estimate: Option<Estimate>,
+    /// A parameterised scan's lookup clause (`email = <outer value>`), read from the plan at
+    /// begin (see supabase_wrappers_0_1_28/param_paths.rs).
+    lookup: Option<pushdown::Clause>,
+    /// Requests of the earlier runs of this scan (a rescan per outer row of a join).
+    earlier_requests: u64,
     explain_id: Option<u64>,
     state: ScanState,
     out: Vec<OutColumn>,
@@ -85,8 +90,16 @@ impl Auth0Fdw {
         limit: &Option<Limit>,
     ) -> Plan {
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        let with_lookup: Vec<pushdown::Clause>;
+        let clauses = match &self.lookup {
+            None => &self.planning.clauses,
+            Some(l) => {
+                with_lookup = self.planning.clauses.iter().chain([l]).cloned().collect();
+                &with_lookup
+            }
+        };
         pushdown::plan(
-            &self.planning.clauses,
+            clauses,
             values,
             &names,
             &quals::sort_keys(sorts),
@@ -100,6 +113,12 @@ impl Auth0Fdw {
     fn estimate(&self, plan: &Plan, columns: &[Column], remote: bool) -> Estimate {
         use estimate::Source;
         match (&plan.access, plan.limit) {
+            (Access::Nothing, _) => {
+                return Estimate {
+                    rows: 0,
+                    source: Source::Lookup,
+                }
+            }
             (Access::UserId(_) | Access::Email(_), _) => {
                 return Estimate {
                     rows: 1,
@@ -201,6 +220,7 @@ impl Auth0Fdw {
         };
         let mut lines = Vec::new();
         let (strategy, request) = match (&plan.access, strategy_option) {
+        (Access::Nothing, _) => ("none: a clause compares with NULL".to_string(), "(no request)"),
         (Access::UserId(_), _) => ("lookup by user_id".to_string(), "GET /api/v2/users/{id}"),
         (Access::Email(_), _) => ("lookup by email".to_string(), "GET /api/v2/users-by-email"),
         (Access::Search, Strategy::Export) => (
@@ -257,7 +277,10 @@ impl Auth0Fdw {
         if let Some(s) = scan {
             let r = s.report();
             lines.push(("Auth0 Ran".into(), r.strategy));
-            lines.push(("Auth0 Requests".into(), r.requests.to_string()));
+            lines.push((
+                "Auth0 Requests".into(),
+                (self.earlier_requests + r.requests).to_string(),
+            ));
         }
         lines
     }
@@ -271,6 +294,8 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             planning: Planning::default(),
             at_start: None,
             estimate: None,
+            lookup: None,
+            earlier_requests: 0,
             explain_id: None,
             state: ScanState::Idle,
             out: Vec::new(),
@@ -323,6 +348,18 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             // BeginForeignScan, in the executor's per-query memory context), whose plan is
             // the ForeignScan our GetForeignPlan completed.
             self.at_start = unsafe { AtStart::compile(node) };
+            // SAFETY: as above.
+            self.lookup = unsafe { param_paths::lookup_columns(node) }.map(|column| {
+                let n = self.planning.at_start_sql.len();
+                pushdown::Clause {
+                    sql: format!("{column} = (the outer row's value)"),
+                    filter: filter::Filter::Compare {
+                        target: filter::Target::Column(column),
+                        op: filter::Op::Eq,
+                        value: filter::Operand::AtStart(n),
+                    },
+                }
+            });
         }
         self.state = ScanState::Begun(ScanRequest {
             columns: columns.to_vec(),
@@ -372,9 +409,11 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
     fn re_scan(&mut self) -> Result<()> {
         // Same parameters (the framework restarts the scan itself when they change): read again.
         self.state = match std::mem::replace(&mut self.state, ScanState::Idle) {
-            ScanState::Running { request, .. } | ScanState::Begun(request) => {
+            ScanState::Running { request, scan, .. } => {
+                self.earlier_requests += scan.report().requests;
                 ScanState::Begun(request)
             }
+            ScanState::Begun(request) => ScanState::Begun(request),
             ScanState::Idle => ScanState::Idle,
         };
         Ok(())

@@ -45,6 +45,9 @@ pub enum Access {
     Email(String),
     /// Everything else: `GET /api/v2/users?q=...`.
     Search,
+    /// A clause compares a column with NULL (an outer row without an e-mail, a parameter
+    /// left NULL): no user can match, no request is made.
+    Nothing,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +106,21 @@ fn text_eq(clauses: &[Clause], values: &[Lit], column: &str) -> Option<String> {
             _ => None,
         },
         _ => None,
+    })
+}
+
+/// Whether a top-level clause is `column op NULL` (never true).
+fn compares_with_null(clauses: &[Clause], values: &[Lit]) -> bool {
+    clauses.iter().any(|c| match &c.filter {
+        Filter::Compare {
+            target: Target::Column(_),
+            value,
+            ..
+        } => match value {
+            Operand::Known(l) => *l == Lit::Null,
+            Operand::AtStart(n) => values.get(*n) == Some(&Lit::Null),
+        },
+        _ => false,
     })
 }
 
@@ -170,7 +188,9 @@ pub fn plan(
     // A raw `q` is evaluated by Auth0's search alone (Postgres cannot recheck it: the column
     // reads back as the query), so a query with one never takes a point lookup, which would
     // ignore it.
-    let access = if q_text.is_some() {
+    let access = if compares_with_null(clauses, values) {
+        Access::Nothing
+    } else if q_text.is_some() {
         Access::Search
     } else if let Some(id) = text_eq(clauses, values, "user_id") {
         Access::UserId(id)
@@ -315,6 +335,25 @@ mod tests {
             &shape(),
         );
         assert_eq!(p.access, Access::UserId("auth0|2".into()));
+    }
+
+    #[test]
+    fn a_comparison_with_null_reads_nothing() {
+        let at_start = clause(Filter::Compare {
+            target: Target::Column("email".into()),
+            op: Op::Eq,
+            value: Operand::AtStart(0),
+        });
+        let p = plan(
+            std::slice::from_ref(&at_start),
+            &[Lit::Null],
+            &cols(&["user_id"]),
+            &[],
+            None,
+            &shape(),
+        );
+        assert_eq!(p.access, Access::Nothing);
+        assert_eq!(simple(&[c("name", "=", Lit::Null)]).access, Access::Nothing);
     }
 
     #[test]

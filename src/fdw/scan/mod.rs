@@ -70,6 +70,7 @@ impl Scan {
     ) -> Result<Source> {
         let fields = plan.fields.as_deref();
         match &plan.access {
+            Access::Nothing => Ok(Source::Buffer(VecDeque::new())),
             Access::UserId(id) => {
                 let found = block_on(client.get_user(id, fields))??;
                 Ok(Source::Buffer(found.into_iter().collect()))

@@ -9,6 +9,7 @@
 //! | [`quiet_warnings`] | the framework's WARNINGs about clauses it cannot push, silenced while it plans |
 //! | [`plan_owned_state`] | plans that outlive their scan state: the plan's own `fdw_private`, one run per planned state, cached plans re-planned; the plan's `fdw_exprs` and the scan node at begin, for values computed at scan start |
 //! | [`row_context`] | the framework's per-scan row memory context, found so it can be reset per row |
+//! | [`param_paths`] | parameterised paths: a join on `email`/`user_id` looks users up, one request per outer row, when that is cheaper |
 //! | [`explain`] | our own `ExplainForeignScan`, with lines registered by the instance |
 //!
 //! The folder is named for the framework's version: `framework_is_still_0_1_28` fails when
@@ -17,6 +18,7 @@
 //! means: re-check each file above against the new framework, then rename the folder.
 
 pub mod explain;
+pub mod param_paths;
 pub mod plan_owned_state;
 pub mod query_shape;
 pub mod quiet_warnings;
@@ -37,6 +39,7 @@ pub fn install(routine: &mut pg_sys::FdwRoutine) {
         routine.GetForeignRelSize = Some(get_foreign_rel_size);
     }
     plan_owned_state::install(routine);
+    param_paths::install(routine);
     explain::install(routine);
 }
 

@@ -12,10 +12,10 @@
 //!   the error), so a transaction or subtransaction that aborts with a scan open re-plans them
 //!   too.
 //!
-//!   It also makes the plan's `fdw_exprs` (the framework leaves them empty): the values the
-//!   clauses compare with that are computed when the scan starts (`clauses.rs`, `at_start.rs`);
-//!   and, while the framework begins the scan, makes the scan node current ([`beginning`]),
-//!   which the framework does not pass to `begin_scan`.
+//!   It also has the plan completed by `param_paths::complete_plan` (`fdw_exprs`, which the
+//!   framework leaves empty: the values computed when the scan starts); and, while the
+//!   framework begins the scan, makes the scan node current ([`beginning`]), which the
+//!   framework does not pass to `begin_scan`.
 //! - Proved by: `tests/users_fdw.rs::cached_plans_run_again_safely` (generic plans, PL/pgSQL
 //!   loops, a failed scan, a failure caught by an exception block); `framework_source_still_has_what_we_rely_on` (in `mod.rs`) checks the layout.
 //! - Delete when: the framework keeps its state with the plan (or re-creates it at begin).
@@ -116,9 +116,8 @@ unsafe extern "C-unwind" fn get_foreign_plan(
     // The planner's arguments go to the framework's own callback (set in `install`) unchanged.
     // `plan` is null or a `ForeignScan` it just made; `fdw_private` is a `List` node or null.
     // SAFETY: `copyObjectImpl` deep-copies that list into the planner's context (lives as long
-    // as the plan); every pointer is checked for null before it is followed. `baserel` is the
-    // planner's valid relation; the `fdw_exprs` list is built in the planner's context from
-    // nodes of its restriction clauses, which live as long as the plan being made.
+    // as the plan); every pointer is checked for null before it is followed; `complete_plan`
+    // gets the planner's valid arguments and the non-null plan just made.
     unsafe {
         let plan = framework(
             root,
@@ -136,14 +135,7 @@ unsafe extern "C-unwind" fn get_foreign_plan(
                 pg_sys::copyObjectImpl((*plan).fdw_private as *const _) as *mut pg_sys::List;
         }
         if !plan.is_null() && (*baserel).reloptkind != pg_sys::RelOptKind::RELOPT_UPPER_REL {
-            // The same read as in GetForeignRelSize (same clauses, same order): `$n` there is
-            // the n-th expression here. Postgres fixes their parameters up with the plan.
-            let read = crate::fdw::clauses::read(baserel, foreigntableid, false);
-            let mut exprs: *mut pg_sys::List = std::ptr::null_mut();
-            for e in read.at_start {
-                exprs = pg_sys::lappend(exprs, e as *mut std::ffi::c_void);
-            }
-            (*plan).fdw_exprs = exprs;
+            super::param_paths::complete_plan(plan, root, baserel, foreigntableid, best_path);
         }
         plan
     }
