@@ -223,6 +223,13 @@ fn type_fits(search: super::columns::Search, column: &str, t: pg_sys::Oid) -> bo
     }
 }
 
+/// Whether comparisons under `collation` are plain equality of characters (a nondeterministic
+/// ICU collation can make `'ABC' = 'abc'` or `'é' = 'e'` true, which no search term follows).
+fn deterministic(collation: pg_sys::Oid) -> bool {
+    // SAFETY: a catalog lookup by oid; an invalid oid (no collation) is checked first.
+    collation == pg_sys::InvalidOid || unsafe { pg_sys::get_collation_isdeterministic(collation) }
+}
+
 fn commute(op: Op) -> Op {
     match op {
         Op::Lt => Op::Gt,
@@ -278,7 +285,9 @@ impl Reader {
                 let f = node as *mut pg_sys::FuncExpr;
                 let name = builtin_funcname((*f).funcid)?;
                 let args = PgList::<pg_sys::Node>::from_pg((*f).args);
-                if (name == "lower" || name == "upper") && args.len() == 1 {
+                // `upper()` is not read: letters such as `ſ` and `ı` upper-case to ASCII while
+                // Auth0 (lower-casing) keeps them apart.
+                if name == "lower" && args.len() == 1 && deterministic((*f).inputcollid) {
                     return self.column(args.get_ptr(0)?).map(Target::Folded);
                 }
                 return None;
@@ -395,11 +404,17 @@ impl Reader {
             }
             if is_a(node, pg_sys::NodeTag::T_OpExpr) {
                 let o = node as *mut pg_sys::OpExpr;
+                if !deterministic((*o).inputcollid) {
+                    return Filter::Opaque;
+                }
                 return self
                     .operator((*o).opno, (*o).args)
                     .unwrap_or(Filter::Opaque);
             }
             if is_a(node, pg_sys::NodeTag::T_ScalarArrayOpExpr) {
+                if !deterministic((*(node as *mut pg_sys::ScalarArrayOpExpr)).inputcollid) {
+                    return Filter::Opaque;
+                }
                 return self
                     .array_operator(node as *mut pg_sys::ScalarArrayOpExpr)
                     .unwrap_or(Filter::Opaque);
@@ -551,7 +566,7 @@ impl Reader {
                 return None;
             }
             let o = node as *mut pg_sys::OpExpr;
-            if builtin_opname((*o).opno)? != "=" {
+            if builtin_opname((*o).opno)? != "=" || !deterministic((*o).inputcollid) {
                 return None;
             }
             let (left, right) = two((*o).args)?;
@@ -647,6 +662,26 @@ unsafe fn const_text_array(node: *mut pg_sys::Node) -> Option<Vec<String>> {
     }
 }
 
+/// A `numeric`'s text as an integer, or as the whole numbers around it (exactly: no float).
+fn numeric(n: &str) -> Option<Lit> {
+    if let Ok(i) = n.parse::<i64>() {
+        return Some(Lit::Int(i));
+    }
+    let (whole, frac) = n.split_once('.')?;
+    let whole: i64 = whole.parse().ok()?;
+    if frac.bytes().all(|b| b == b'0') {
+        return Some(Lit::Int(whole));
+    }
+    // -2.5 lies between -3 and -2; "-0.5" parses its whole part as 0.
+    let negative = n.starts_with('-');
+    let floor = if negative {
+        whole.checked_sub(1)?
+    } else {
+        whole
+    };
+    Some(Lit::Fraction { floor })
+}
+
 /// A datum of type `typoid` as search sees it (`Lit::Other` for types it has no use for).
 ///
 /// # Safety
@@ -720,11 +755,7 @@ unsafe fn scalar(datum: pg_sys::Datum, t: pg_sys::Oid) -> Option<Lit> {
             t if t == pg_sys::FLOAT4OID => Lit::Float(f32::from_datum(datum, false)?.into()),
             t if t == pg_sys::FLOAT8OID => Lit::Float(f64::from_datum(datum, false)?),
             t if t == pg_sys::NUMERICOID => {
-                let n = AnyNumeric::from_datum(datum, false)?.to_string();
-                match n.parse::<i64>() {
-                    Ok(i) => Lit::Int(i),
-                    Err(_) => Lit::Float(n.parse().ok()?),
-                }
+                numeric(&AnyNumeric::from_datum(datum, false)?.to_string())?
             }
             t if t == pg_sys::TIMESTAMPTZOID => {
                 let ts = TimestampWithTimeZone::from_datum(datum, false)?;
@@ -736,5 +767,24 @@ unsafe fn scalar(datum: pg_sys::Datum, t: pg_sys::Oid) -> Option<Lit> {
             t if t == pg_sys::JSONBOID => Lit::Json(JsonB::from_datum(datum, false)?.0),
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numerics_stay_exact() {
+        assert_eq!(numeric("5"), Some(Lit::Int(5)));
+        assert_eq!(numeric("5.000"), Some(Lit::Int(5)));
+        assert_eq!(
+            numeric("2.9999999999999999999"),
+            Some(Lit::Fraction { floor: 2 })
+        );
+        assert_eq!(numeric("-2.5"), Some(Lit::Fraction { floor: -3 }));
+        assert_eq!(numeric("-0.5"), Some(Lit::Fraction { floor: -1 }));
+        assert_eq!(numeric("99999999999999999999"), None);
+        assert_eq!(numeric("NaN"), None);
     }
 }

@@ -44,6 +44,11 @@ pub enum Lit {
     Time(i64),
     /// A `jsonb` value (the pattern of `@>`).
     Json(Json),
+    /// A `numeric` strictly between `floor` and `floor + 1` (kept exact: a float would round
+    /// `2.9999999999999999999` to 3).
+    Fraction {
+        floor: i64,
+    },
     /// An array (the right side of `= ANY(...)` / `IN (...)`).
     List(Vec<Lit>),
     /// SQL NULL.
@@ -70,7 +75,7 @@ pub enum Operand {
 pub enum Target {
     /// A column of the table, by name.
     Column(String),
-    /// `lower(column)` or `upper(column)`.
+    /// `lower(column)`.
     Folded(String),
     /// A text value inside a metadata column: `app_metadata->'a'->>'b'`,
     /// `app_metadata #>> '{a,b}'`.
@@ -246,8 +251,20 @@ fn negate(q: &str) -> String {
     }
 }
 
+/// Deepest AND/OR/NOT nesting translated (Auth0 refuses very deep queries; deeper parts are
+/// left to Postgres).
+const MAX_DEPTH: usize = 24;
+
 /// Translates a filter with the values of its `AtStart` operands (`values[n]`).
 pub fn translate(f: &Filter, values: &[Lit]) -> Translation {
+    translate_at(f, values, 0)
+}
+
+fn translate_at(f: &Filter, values: &[Lit], depth: usize) -> Translation {
+    let translate = |f: &Filter, values: &[Lit]| translate_at(f, values, depth + 1);
+    if depth > MAX_DEPTH && matches!(f, Filter::And(_) | Filter::Or(_) | Filter::Not(_)) {
+        return Translation::none();
+    }
     match f {
         Filter::And(parts) => {
             let parts: Vec<Translation> = parts.iter().map(|p| translate(p, values)).collect();
@@ -374,7 +391,9 @@ fn field_of(column: &str, search: Search) -> &str {
 /// A metadata key usable in a field name (`app_metadata.<key>`): no dots, spaces or query
 /// syntax.
 fn safe_key(k: &str) -> bool {
-    !k.is_empty()
+    // A number may be an array position (`#>> '{tags,0}'`), which search cannot address.
+    k.parse::<i64>().is_err()
+        && !k.is_empty()
         && k.len() <= 100
         && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -412,11 +431,13 @@ fn compare(target: &Target, op: Op, value: &Lit) -> Option<Leaf> {
     match target {
         Target::Column(c) => compare_column(c, op, value),
         Target::Folded(c) => {
-            // Auth0 compares these fields case-insensitively: `lower(email) = 'x'` is a
-            // superset of `email:"x"`'s matches.
+            // Auth0 compares these fields case-insensitively: `email:"x"` matches every
+            // spelling whose `lower()` is `x` — when `x` is ASCII. Case rules for other letters
+            // differ between Postgres (per collation) and Auth0 (`İ`, `ſ`, a final `Σ`), so those
+            // are left to Postgres.
             let search = columns::spec(c).search;
             match (search, op, value) {
-                (Search::TextCaseInsensitive, Op::Eq, Lit::Text(s)) => {
+                (Search::TextCaseInsensitive, Op::Eq, Lit::Text(s)) if s.is_ascii() => {
                     leaf(format!("{c}:{}", lucene::phrase(s)), false)
                 }
                 _ => None,
@@ -478,6 +499,10 @@ fn compare_column(column: &str, op: Op, value: &Lit) -> Option<Leaf> {
             let (down, up) = (f.floor() as i64, f.ceil() as i64);
             leaf(range(field, op, &down.to_string(), &up.to_string()), true)
         }
+        (S::Number, _, Lit::Fraction { floor }) => {
+            let up = floor.checked_add(1)?;
+            leaf(range(field, op, &floor.to_string(), &up.to_string()), true)
+        }
         (S::Number, _, Lit::Later(n)) => {
             let p = format!("${}", n + 1);
             leaf(range(field, op, &p, &p), false)
@@ -534,8 +559,10 @@ fn like(target: &Target, pattern: &str, case_insensitive: bool) -> Option<Leaf> 
         Search::Text | Search::TextCaseInsensitive | Search::Connection => {}
         _ => return None,
     }
-    // ILIKE cannot be evaluated on a field Auth0 compares case-sensitively.
-    if case_insensitive && search != Search::TextCaseInsensitive {
+    // ILIKE cannot be evaluated on a field Auth0 compares case-sensitively; case-insensitive
+    // matches agree with Auth0's only for ASCII patterns (see `compare`, `Target::Folded`).
+    let folded = case_insensitive || matches!(target, Target::Folded(_));
+    if folded && (search != Search::TextCaseInsensitive || !pattern.is_ascii()) {
         return None;
     }
     let exact_field = search == Search::Text && !case_insensitive;
@@ -632,6 +659,8 @@ mod tests {
             (&["plan"][..], ""),
             (&["a.b"][..], "x"),
             (&["a b"][..], "x"),
+            (&["tags", "0"][..], "x"),
+            (&["tags", "-1"][..], "x"),
             (&[][..], "x"),
         ] {
             assert_eq!(up(&cmp(path("app_metadata", keys), Op::Eq, text(v))), None);
@@ -759,6 +788,14 @@ mod tests {
             up(&cmp(Target::Folded("user_id".into()), Op::Eq, text("x"))),
             None
         );
+        // Case rules beyond ASCII differ (Postgres' collation, Auth0's search).
+        for s in ["οδοσ", "ırmak", "i\u{307}pek"] {
+            assert_eq!(
+                up(&cmp(Target::Folded("name".into()), Op::Eq, text(s))),
+                None,
+                "{s}"
+            );
+        }
     }
 
     #[test]
@@ -782,6 +819,11 @@ mod tests {
         assert_eq!(l("name", "%son", false), (None, false));
         assert_eq!(l("email", "ada%", true), (Some("email:ada*".into()), false));
         assert_eq!(l("username", "ada%", true), (None, false));
+        assert_eq!(l("name", "οδοσ%", true), (None, false));
+        assert_eq!(
+            l("name", "ΟΔΟΣ%", false),
+            (Some("name:ΟΔΟΣ*".into()), false)
+        );
         assert_eq!(
             l("username", "ada%", false),
             (Some("username:ada*".into()), true)
@@ -833,6 +875,28 @@ mod tests {
             ("logins_count:{5 TO *]".into(), true)
         );
         assert_eq!(n(Op::Eq, Lit::Int(5)), ("logins_count:5".into(), true));
+        // 2.9999999999999999999 as a numeric: between 2 and 3, exactly.
+        let frac = Lit::Fraction { floor: 2 };
+        assert_eq!(
+            n(Op::Gt, frac.clone()),
+            ("logins_count:{2 TO *]".into(), true)
+        );
+        assert_eq!(
+            n(Op::Ge, frac.clone()),
+            ("logins_count:[3 TO *]".into(), true)
+        );
+        assert_eq!(
+            n(Op::Lt, frac.clone()),
+            ("logins_count:[* TO 3}".into(), true)
+        );
+        assert_eq!(
+            n(Op::Le, frac.clone()),
+            ("logins_count:[* TO 2]".into(), true)
+        );
+        assert_eq!(
+            translate(&cmp(col("logins_count"), Op::Eq, Operand::Known(frac)), &[]).upper,
+            None
+        );
         let t = |op: Op, us: i64| {
             let t = translate(
                 &cmp(col("created_at"), op, Operand::Known(Lit::Time(us))),
@@ -931,6 +995,30 @@ mod tests {
             list: Operand::Known(Lit::List(vec![])),
         };
         assert_eq!(up(&empty), None);
+    }
+
+    #[test]
+    fn very_deep_trees_leave_the_deep_part_to_postgres() {
+        let leaf = cmp(col("user_id"), Op::Eq, text("a"));
+        let mut f = leaf.clone();
+        for _ in 0..(MAX_DEPTH * 2) {
+            f = Filter::Or(vec![leaf.clone(), Filter::Not(Box::new(f))]);
+        }
+        // Still a sound translation of the upper levels, never deeper than the cap.
+        let q = translate(&f, &[]).upper.unwrap_or_default();
+        let depth = q
+            .chars()
+            .scan(0i32, |d, c| {
+                *d += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                Some(*d)
+            })
+            .max()
+            .unwrap_or(0);
+        assert!(depth as usize <= MAX_DEPTH, "{depth}: {q}");
     }
 
     #[test]

@@ -187,6 +187,16 @@ impl Auth0Fdw {
             .map(AtStart::values)
             .unwrap_or_default();
         let plan = self.make_plan(&values, &request.columns, &request.sorts, &request.limit);
+        if plan.q_conflict {
+            return Err(Error::invalid(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "a query can compare the q column with one Auth0 query only",
+            )
+            .with_detail(
+                "The q column reads back as its query, so two different ones cannot both equal it.",
+            )
+            .with_hint("Combine them into one: q = 'first AND second'."));
+        }
         let scan = Scan::start(self.server.client()?, &plan, self.strategy)?;
         if let Some(total) = scan.total() {
             estimate::remember(self.server.oid.to_u32(), plan.query(), total);

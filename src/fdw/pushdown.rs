@@ -63,8 +63,10 @@ pub struct Plan {
     pub limit: Option<u64>,
     /// Top-level fields to ask for; `None` asks for whole users.
     pub fields: Option<Vec<String>>,
-    /// The value of the `q` column (the raw query(ies) the user passed).
+    /// The value of the `q` column (the raw query the user passed).
     pub q_text: Option<String>,
+    /// The query has two different `q = '...'` clauses (an error: see `q_text`).
+    pub q_conflict: bool,
     /// `connection = 'name'`: an export job can be limited to that connection.
     pub connection: Option<String>,
 }
@@ -124,12 +126,16 @@ fn compares_with_null(clauses: &[Clause], values: &[Lit]) -> bool {
     })
 }
 
-/// The e-mail shape `users-by-email` accepts; anything else is searched for instead (a value
-/// that Auth0 would reject as an e-mail can still be compared).
+/// The e-mails `users-by-email` accepts (Auth0 answers 400 "didn't pass validation for format
+/// email" for others, `x@localhost` for one); anything else is searched for instead (a stored
+/// e-mail Auth0 would not accept today can still be compared).
 fn email_lookup_ok(s: &str) -> bool {
-    matches!(s.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'))
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-        && s.len() <= 254
+    auth0_api::import::is_email(s)
+}
+
+/// A user id `GET /api/v2/users/{id}` can name (`.` and `..` are path steps in a URL).
+fn user_id_lookup_ok(s: &str) -> bool {
+    s != "." && s != ".."
 }
 
 /// Decides the remote plan. `values` are the clauses' `AtStart` values (`Lit::Later` while
@@ -178,11 +184,11 @@ pub fn plan(
             _ => None,
         })
         .collect();
-    let q_text = if q_text.is_empty() {
-        None
-    } else {
-        Some(q_text.join(" AND "))
-    };
+    let mut q_text = q_text;
+    q_text.dedup();
+    // The q column reads back as its query: two different ones cannot both be equal to it.
+    let q_conflict = q_text.len() > 1;
+    let q_text = q_text.into_iter().next();
 
     let connection = text_eq(clauses, values, "connection");
     // A raw `q` is evaluated by Auth0's search alone (Postgres cannot recheck it: the column
@@ -192,7 +198,7 @@ pub fn plan(
         Access::Nothing
     } else if q_text.is_some() {
         Access::Search
-    } else if let Some(id) = text_eq(clauses, values, "user_id") {
+    } else if let Some(id) = text_eq(clauses, values, "user_id").filter(|i| user_id_lookup_ok(i)) {
         Access::UserId(id)
     } else if let Some(email) = text_eq(clauses, values, "email").filter(|e| email_lookup_ok(e)) {
         Access::Email(email)
@@ -248,6 +254,7 @@ pub fn plan(
         limit,
         fields: if whole { None } else { Some(fields) },
         q_text,
+        q_conflict,
         connection,
     }
 }
@@ -313,13 +320,27 @@ mod tests {
 
     #[test]
     fn point_lookups() {
-        let p = simple(&[c("user_id", "=", t("auth0|1")), c("email", "=", t("a@b.c"))]);
+        let p = simple(&[
+            c("user_id", "=", t("auth0|1")),
+            c("email", "=", t("ada@example.com")),
+        ]);
         assert_eq!(p.access, Access::UserId("auth0|1".into()));
-        let p = simple(&[c("email", "=", t("a@b.c"))]);
-        assert_eq!(p.access, Access::Email("a@b.c".into()));
-        let p = simple(&[c("email", "=", t("not an email"))]);
-        assert_eq!(p.access, Access::Search);
-        assert_eq!(p.query().unwrap(), r#"email:"not an email""#);
+        let p = simple(&[c("email", "=", t("ada@example.com"))]);
+        assert_eq!(p.access, Access::Email("ada@example.com".into()));
+        for not_for_lookup in [
+            "not an email",
+            "x@localhost",
+            "a..b@example.com",
+            "x@1.2.3.4",
+        ] {
+            let p = simple(&[c("email", "=", t(not_for_lookup))]);
+            assert_eq!(p.access, Access::Search, "{not_for_lookup}");
+            assert_eq!(
+                p.query().unwrap(),
+                format!("email:{}", crate::fdw::lucene::phrase(not_for_lookup))
+            );
+        }
+        assert_eq!(simple(&[c("user_id", "=", t(".."))]).access, Access::Search);
         // A value computed when the scan starts takes the lookup too.
         let at_start = clause(Filter::Compare {
             target: Target::Column("user_id".into()),
@@ -539,6 +560,10 @@ mod tests {
         );
         assert_eq!(p.q_text.as_deref(), Some("a:b"));
         assert_eq!(p.query().as_deref(), Some("(a:b)"));
+        assert!(!p.q_conflict);
+        let twice = simple(&[q("a:b"), q("a:b")]);
+        assert!(!twice.q_conflict, "the same query twice is one");
+        assert!(simple(&[q("a:b"), q("c:d")]).q_conflict);
         assert_eq!(p.fields, Some(vec!["email".into(), "identities".into()]));
         let p = plan(&[], &[], &cols(&["email", "raw"]), &[], None, &shape());
         assert_eq!(p.fields, None);

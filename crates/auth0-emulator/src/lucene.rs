@@ -529,14 +529,37 @@ fn lookup<'a>(user: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
         }
         current = next;
     }
-    let mut flat = Vec::new();
-    for v in current {
+    // Arrays are flattened at every depth (`[["x"]]` is indexed as "x").
+    fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
         match v {
-            Value::Array(items) => flat.extend(items.iter()),
-            other => flat.push(other),
+            Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+            other => out.push(other),
         }
     }
+    let mut flat = Vec::new();
+    for v in current {
+        flatten(v, &mut flat);
+    }
     flat
+}
+
+/// Case folding as Auth0's search does it: one character at a time, each to its simple
+/// lower-case mapping (as Java's `Character.toLowerCase`, which Elasticsearch's lowercase
+/// filter uses): `İ` is `i`, a final `Σ` is `σ`, `ſ` stays `ſ`. UNCONFIRMED against a live
+/// tenant for letters beyond ASCII; the FDW only relies on it for ASCII.
+pub fn fold_case(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '\u{130}' {
+                return 'i';
+            }
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) => l,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 fn collect_child<'a>(v: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
@@ -573,7 +596,7 @@ fn value_matches(field: &str, stored: &Value, want: &TermValue) -> bool {
                 (Some(a), Ok(b)) => a == b,
                 _ => false,
             },
-            _ if ci => text.to_lowercase() == w.to_lowercase(),
+            _ if ci => fold_case(&text) == fold_case(w),
             _ => text == *w,
         },
         TermValue::Wildcard(parts) => {
@@ -581,11 +604,11 @@ fn value_matches(field: &str, stored: &Value, want: &TermValue) -> bool {
                 let lowered: Vec<Glob> = parts
                     .iter()
                     .map(|g| match g {
-                        Glob::Lit(s) => Glob::Lit(s.to_lowercase()),
+                        Glob::Lit(s) => Glob::Lit(fold_case(s)),
                         Glob::Star => Glob::Star,
                     })
                     .collect();
-                glob_match(&lowered, &text.to_lowercase())
+                glob_match(&lowered, &fold_case(&text))
             } else {
                 glob_match(parts, &text)
             }
@@ -703,6 +726,22 @@ mod tests {
         assert!(!m("_exists_:last_login"));
         assert!(m("NOT _exists_:last_login"));
         assert!(m(r#"email.domain:"EXAMPLE.com""#));
+        let nested = serde_json::json!({"app_metadata": {"a": [["x", [5]]]}});
+        let nested = nested.as_object().unwrap();
+        let q = |s: &str| matches(&parse(s).unwrap().unwrap(), nested);
+        assert!(
+            q(r#"app_metadata.a:"x""#),
+            "arrays are flattened at every depth"
+        );
+        assert!(q("app_metadata.a:5"));
+    }
+
+    #[test]
+    fn case_folding_is_per_character() {
+        assert_eq!(fold_case("İPEK"), "ipek");
+        assert_eq!(fold_case("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(fold_case("ſam"), "ſam");
+        assert_eq!(fold_case("Ada"), "ada");
     }
 
     #[test]

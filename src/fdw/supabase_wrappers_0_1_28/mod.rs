@@ -6,6 +6,7 @@
 //! | file | workaround |
 //! |---|---|
 //! | [`query_shape`] | the query's shape (joins, grouping, ORDER BY keys) and every restriction clause, read from the planner |
+//! | [`hidden_clauses`] | the framework sees the clauses' columns, not the clauses (its own parameter handling crashed) |
 //! | [`quiet_warnings`] | the framework's WARNINGs about clauses it cannot push, silenced while it plans |
 //! | [`plan_owned_state`] | plans that outlive their scan state: the plan's own `fdw_private`, one run per planned state, cached plans re-planned; the plan's `fdw_exprs` and the scan node at begin, for values computed at scan start |
 //! | [`row_context`] | the framework's per-scan row memory context, found so it can be reset per row |
@@ -18,6 +19,7 @@
 //! means: re-check each file above against the new framework, then rename the folder.
 
 pub mod explain;
+pub mod hidden_clauses;
 pub mod param_paths;
 pub mod plan_owned_state;
 pub mod query_shape;
@@ -67,7 +69,9 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
         };
         explain::planning();
         query_shape::during(planning, || {
-            quiet_warnings::during(|| framework(root, baserel, foreigntableid))
+            quiet_warnings::during(|| {
+                hidden_clauses::during(baserel, || framework(root, baserel, foreigntableid))
+            })
         });
         let state = (*baserel).fdw_private as usize;
         plan_owned_state::planned(state);
@@ -164,6 +168,18 @@ mod tests {
             &utils,
             "let val = state.into_pg() as i64;",
             "the list's one Const holds the state's address",
+        );
+        expect(
+            "qual.rs",
+            &qual,
+            "(*baserel).baserestrictinfo, mcx)",
+            "hidden_clauses.rs replaces the list the framework reads its quals from",
+        );
+        expect(
+            "utils.rs",
+            &utils,
+            "// gather vars from restrictions",
+            "hidden_clauses.rs relies on the framework fetching the columns of the restrictions",
         );
         expect(
             "scan.rs",

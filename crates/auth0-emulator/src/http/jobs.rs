@@ -279,7 +279,7 @@ async fn create_export(
         .iter()
         .filter(|u| {
             conn.as_ref()
-                .is_none_or(|c| u.doc["identities"][0]["connection"] == c.name.as_str())
+                .is_none_or(|c| crate::store::first_connection(&u.doc) == Some(c.name.as_str()))
         })
         .cloned()
         .collect();

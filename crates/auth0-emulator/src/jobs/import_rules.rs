@@ -184,8 +184,9 @@ pub fn apply(
             );
             continue;
         }
-        let in_connection =
-            |s: &StoredUser| s.doc["identities"][0]["connection"] == connection.name.as_str();
+        let in_connection = |s: &StoredUser| {
+            crate::store::first_connection(&s.doc) == Some(connection.name.as_str())
+        };
         let by_email = store
             .find_by_email_ci(&email)
             .filter(|s| in_connection(s))
