@@ -456,6 +456,74 @@ fn main() {
             "250 pages (impossible past 1,000 by paging)".into(),
         ),
     ];
+    // Shapes read from the planner's clauses (issue 11); before, each read the whole tenant.
+    let sample_email = sample.email().unwrap().to_string();
+    let prefix: String = sample_email.chars().take(6).collect();
+    let pushed: Vec<(String, String, String)> = vec![
+        (
+            "WHERE app_metadata->>'plan' = 'enterprise'".into(),
+            "SELECT * FROM auth0.users WHERE app_metadata->>'plan' = 'enterprise'".into(),
+            "ceil(matches/100) pages".into(),
+        ),
+        (
+            "WHERE user_metadata->'address'->>'city' = 'Lisbon'".into(),
+            "SELECT * FROM auth0.users WHERE user_metadata->'address'->>'city' = 'Lisbon'".into(),
+            "ceil(matches/100) pages".into(),
+        ),
+        (
+            "WHERE app_metadata @> '{\"roles\": [\"admin\"]}'".into(),
+            "SELECT * FROM auth0.users WHERE app_metadata @> '{\"roles\": [\"admin\"]}'".into(),
+            "ceil(matches/100) pages".into(),
+        ),
+        (
+            "WHERE created_at > now() - interval '600 days'".into(),
+            "SELECT * FROM auth0.users WHERE created_at > now() - interval '600 days'".into(),
+            "ceil(matches/100) pages".into(),
+        ),
+        (
+            "WHERE email_verified AND NOT blocked AND logins_count > 450 OR logins_count < 3".into(),
+            "SELECT * FROM auth0.users WHERE email_verified AND NOT blocked AND logins_count > 450 OR logins_count < 3".into(),
+            "ceil(matches/100) pages".into(),
+        ),
+        (
+            "WHERE lower(email) = '<an e-mail>'".into(),
+            format!(
+                "SELECT * FROM auth0.users WHERE lower(email) = '{}'",
+                sample_email.to_lowercase()
+            ),
+            "1 page".into(),
+        ),
+        (
+            "WHERE email ILIKE '<6 letters>%'".into(),
+            format!("SELECT * FROM auth0.users WHERE email ILIKE '{}%'", prefix.to_lowercase()),
+            "ceil(matches/100) pages".into(),
+        ),
+        (
+            "WHERE email LIKE '%@acme.test'".into(),
+            "SELECT * FROM auth0.users WHERE email LIKE '%@acme.test'".into(),
+            "ceil(matches/100) pages".into(),
+        ),
+        (
+            "crm (200 e-mails) JOIN auth0.users USING (email)".into(),
+            "SELECT * FROM bench_crm JOIN auth0.users u USING (email)".into(),
+            "200 lookups, or the tenant once".into(),
+        ),
+    ];
+    let crm: Vec<String> = emu
+        .emulator
+        .lock()
+        .users
+        .all()
+        .iter()
+        .step_by(125)
+        .filter_map(|u| u.email().map(|e| format!("('{}')", e.replace('\'', "''"))))
+        .take(200)
+        .collect();
+    c.batch_execute(&format!(
+        "CREATE TABLE bench_crm (email text); INSERT INTO bench_crm VALUES {}; ANALYZE bench_crm",
+        crm.join(", ")
+    ))
+    .unwrap();
     // A first query fetches this backend's token: not part of any shape.
     c.query(
         "SELECT count(*) FROM auth0.users WHERE user_id = 'warm|up'",
@@ -482,6 +550,32 @@ fn main() {
             measured: format!("{n} request(s), {matches} rows"),
             baseline: format!(
                 "search pages alone: {minimum}; paging every user: {naive} (and stuck at 1,000)"
+            ),
+            note: String::new(),
+        });
+    }
+    // What each shape cost before: the whole tenant, read the way this run reads it.
+    c.query("SELECT 1", &[]).unwrap();
+    emu.emulator.clear_requests();
+    let whole = c
+        .query("SELECT * FROM auth0.users WHERE (user_id || '') <> ''", &[])
+        .unwrap()
+        .len();
+    let before = emu.emulator.lock().total_requests;
+    for (label, sql, minimum) in pushed {
+        c.query("SELECT 1", &[]).unwrap();
+        emu.emulator.clear_requests();
+        let matches = c.query(&sql, &[]).unwrap().len();
+        let n = emu.emulator.lock().total_requests;
+        let minimum = minimum.replace(
+            "ceil(matches/100)",
+            &(matches as u64).max(1).div_ceil(100).to_string(),
+        );
+        rows.push(Row {
+            what: format!("Requests: {label}"),
+            measured: format!("{n} request(s), {matches} rows"),
+            baseline: format!(
+                "before (every user, {whole} rows): {before} request(s); minimum: {minimum}"
             ),
             note: String::new(),
         });
