@@ -87,10 +87,21 @@ fn a_limit_is_pushed_only_when_it_is_exact() {
         "SELECT connection, count(*) FROM auth0.users GROUP BY connection LIMIT 2",
         "SELECT DISTINCT connection FROM auth0.users LIMIT 2",
         "SELECT count(*) FROM auth0.users LIMIT 1",
+        // More rows than the count (ties), or an offset the framework reads as 0.
+        "SELECT user_id FROM auth0.users ORDER BY created_at FETCH FIRST 1 ROWS WITH TIES",
+        "SELECT user_id FROM auth0.users LIMIT 3 OFFSET (SELECT 2)",
     ] {
         let plan = explain(&mut db, sql);
         assert!(!plan.contains("Auth0 Limit"), "{sql}\n{plan}");
     }
+    let offset =
+        db.rows("SELECT user_id FROM auth0.users ORDER BY created_at LIMIT 3 OFFSET (SELECT 2)");
+    assert_eq!(offset.len(), 3);
+    db.exec(
+        "SET plan_cache_mode = force_generic_plan;
+         PREPARE page(int) AS SELECT user_id FROM auth0.users ORDER BY created_at LIMIT 3 OFFSET $1",
+    );
+    assert_eq!(db.rows("EXECUTE page(2)").len(), 3);
     // And the answers are whole: every connection is counted in full.
     let docs = users(&emu);
     let mut want: std::collections::BTreeMap<String, i64> = Default::default();

@@ -764,7 +764,14 @@ unsafe fn scalar(datum: pg_sys::Datum, t: pg_sys::Oid) -> Option<Lit> {
                 }
                 Lit::Time(i64::from(ts))
             }
-            t if t == pg_sys::JSONBOID => Lit::Json(JsonB::from_datum(datum, false)?.0),
+            // pgrx panics on jsonb serde_json cannot read (a number beyond f64): not usable.
+            t if t == pg_sys::JSONBOID => Lit::Json(
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    JsonB::from_datum(datum, false)
+                }))
+                .ok()??
+                .0,
+            ),
             _ => return None,
         })
     }

@@ -22,7 +22,7 @@
 //! then may a LIMIT be sent with it (Postgres dropping rows after a remote LIMIT would return a
 //! short result).
 //!
-//! Auth0's rules followed here (`docs/architecture.md`, "What is pushed down"): `email`, `name`,
+//! Auth0's rules followed here (the README's "How a scan works" lists what is pushed): `email`, `name`,
 //! `given_name`, `family_name` and `nickname` compare case-insensitively, everything else
 //! (metadata included) case-sensitively; metadata terms look through arrays at every level;
 //! empty arrays, empty objects and nulls are not indexed; wildcards and ranges are not
@@ -279,8 +279,14 @@ fn translate_at(f: &Filter, values: &[Lit], depth: usize) -> Translation {
         }
         Filter::Or(parts) => {
             let parts: Vec<Translation> = parts.iter().map(|p| translate(p, values)).collect();
-            let uppers: Option<Vec<String>> = parts.iter().map(|p| p.upper.clone()).collect();
-            let lowers: Vec<String> = parts.iter().filter_map(|p| p.lower.clone()).collect();
+            let uppers: Option<Vec<String>> = parts
+                .iter()
+                .map(|p| p.upper.clone().filter(|u| !nested_metadata(u)))
+                .collect();
+            let lowers: Vec<String> = parts
+                .iter()
+                .filter_map(|p| p.lower.clone().filter(|l| !nested_metadata(l)))
+                .collect();
             Translation {
                 exact: parts.iter().all(|p| p.exact),
                 total: parts.iter().all(|p| p.total),
@@ -291,8 +297,16 @@ fn translate_at(f: &Filter, values: &[Lit], depth: usize) -> Translation {
         Filter::Not(inner) => {
             let t = translate(inner, values);
             Translation {
-                upper: t.lower.as_deref().map(negate),
-                lower: t.upper.as_deref().map(negate),
+                upper: t
+                    .lower
+                    .as_deref()
+                    .filter(|l| !nested_metadata(l))
+                    .map(negate),
+                lower: t
+                    .upper
+                    .as_deref()
+                    .filter(|u| !nested_metadata(u))
+                    .map(negate),
                 // Where `p` is NULL, `NOT p` is NULL too, yet `NOT lower(p)` matches that user.
                 exact: t.exact && t.total && t.lower.is_some(),
                 total: t.total,
@@ -309,6 +323,9 @@ fn translate_at(f: &Filter, values: &[Lit], depth: usize) -> Translation {
                     .map(|l| compare(target, Op::Eq, l))
                     .collect();
                 match leaves {
+                    Some(l) if l.len() > 1 && l.iter().any(|l| nested_metadata(&l.query)) => {
+                        Translation::none()
+                    }
                     Some(l) if !l.is_empty() => {
                         let exact = l.iter().all(|l| l.exact);
                         let q = join(l.into_iter().map(|l| l.query).collect(), "OR");
@@ -368,6 +385,20 @@ fn translate_at(f: &Filter, values: &[Lit], depth: usize) -> Translation {
     }
 }
 
+/// Whether a query names a metadata field below the root (`app_metadata.a.b`). Auth0 documents
+/// its boolean operators for "normalized user fields and root metadata fields" only, so such
+/// terms are only ever AND-ed (never under OR or NOT). Text inside phrases may also trip this:
+/// that only leaves more to Postgres.
+fn nested_metadata(q: &str) -> bool {
+    ["app_metadata.", "user_metadata."].iter().any(|m| {
+        q.match_indices(m).any(|(i, _)| {
+            let rest = &q[i + m.len()..];
+            let field = rest.split(':').next().unwrap_or_default();
+            field.contains('.')
+        })
+    })
+}
+
 fn resolve(o: &Operand, values: &[Lit]) -> Lit {
     match o {
         Operand::Known(l) => l.clone(),
@@ -404,10 +435,19 @@ fn metadata_field(column: &str, path: &[String]) -> Option<String> {
         .then(|| format!("{column}.{}", path.join(".")))
 }
 
+/// A number as a search term: a leading `-` is escaped (unescaped, Lucene reads it as the
+/// prohibit operator: `logins_count:-1` is a syntax error).
+fn num_term(n: String) -> String {
+    match n.strip_prefix('-') {
+        Some(rest) => format!("\\-{rest}"),
+        None => n,
+    }
+}
+
 fn number(l: &Lit) -> Option<String> {
     match l {
-        Lit::Int(i) => Some(i.to_string()),
-        Lit::Float(f) if f.is_finite() => Some(f.to_string()),
+        Lit::Int(i) => Some(num_term(i.to_string())),
+        Lit::Float(f) if f.is_finite() => Some(num_term(f.to_string())),
         Lit::Later(n) => Some(format!("${}", n + 1)),
         _ => None,
     }
@@ -462,12 +502,14 @@ fn metadata_text(field: &str, s: &str) -> Option<Leaf> {
     }
     let phrase = format!("{field}:{}", lucene::phrase(s));
     let scalar = match serde_json::from_str::<Json>(s) {
-        Ok(Json::Number(n)) => Some(n.to_string()),
+        Ok(Json::Number(n)) => Some(num_term(n.to_string())),
         Ok(Json::Bool(b)) => Some(b.to_string()),
         _ => None,
     };
     // Never exact: a term also matches inside arrays, where `->>` reads the whole array.
     match scalar {
+        // Two spellings need an OR, which nested metadata fields do not take.
+        Some(_) if nested_metadata(field) => None,
         Some(v) => leaf(format!("({phrase} OR {field}:{v})"), false),
         None => leaf(phrase, false),
     }
@@ -545,8 +587,10 @@ fn like(target: &Target, pattern: &str, case_insensitive: bool) -> Option<Leaf> 
         }
         _ => return None,
     };
-    // `%@example.com` on the e-mail: Auth0 indexes the domain on its own.
-    if field == "email" {
+    // `%@example.com` on the e-mail: Auth0 indexes the domain on its own. Only for a
+    // case-sensitive LIKE on the column: whether Auth0 compares domains case-insensitively is
+    // not documented.
+    if field == "email" && !case_insensitive && matches!(target, Target::Column(_)) {
         if let Some(domain) = pattern.strip_prefix("%@") {
             if let Like::Exact(d) = lucene::like(domain) {
                 if !d.is_empty() && !d.contains('@') {
@@ -561,8 +605,13 @@ fn like(target: &Target, pattern: &str, case_insensitive: bool) -> Option<Leaf> 
     }
     // ILIKE cannot be evaluated on a field Auth0 compares case-sensitively; case-insensitive
     // matches agree with Auth0's only for ASCII patterns (see `compare`, `Target::Folded`).
+    // ILIKE lower-cases the pattern by collation: a Turkish one makes `I` a dotless `ı`.
     let folded = case_insensitive || matches!(target, Target::Folded(_));
-    if folded && (search != Search::TextCaseInsensitive || !pattern.is_ascii()) {
+    if folded
+        && (search != Search::TextCaseInsensitive
+            || !pattern.is_ascii()
+            || (case_insensitive && pattern.contains('I')))
+    {
         return None;
     }
     let exact_field = search == Search::Text && !case_insensitive;
@@ -597,7 +646,7 @@ fn containment_terms(prefix: &str, pattern: &Json, out: &mut Vec<String>) {
         // A path with at least one key below the column.
         _ if !prefix.contains('.') => {}
         Json::String(s) if !s.is_empty() => out.push(format!("{prefix}:{}", lucene::phrase(s))),
-        Json::Number(n) => out.push(format!("{prefix}:{n}")),
+        Json::Number(n) => out.push(format!("{prefix}:{}", num_term(n.to_string()))),
         Json::Bool(b) => out.push(format!("{prefix}:{b}")),
         _ => {}
     }
@@ -677,6 +726,46 @@ mod tests {
             case_insensitive: false,
         };
         assert_eq!(up(&like), None);
+    }
+
+    #[test]
+    fn nested_metadata_is_only_and_ed() {
+        let nested = cmp(
+            path("user_metadata", &["prefs", "theme"]),
+            Op::Eq,
+            text("dark"),
+        );
+        let root = cmp(path("app_metadata", &["plan"]), Op::Eq, text("pro"));
+        let or = Filter::Or(vec![nested.clone(), root.clone()]);
+        assert_eq!(up(&or), None);
+        assert_eq!(up(&Filter::Not(Box::new(nested.clone()))), None);
+        assert_eq!(
+            up(&Filter::Or(vec![root.clone(), root.clone()])).as_deref(),
+            Some(r#"app_metadata.plan:"pro" OR app_metadata.plan:"pro""#)
+        );
+        assert_eq!(
+            up(&Filter::And(vec![nested.clone(), root])).as_deref(),
+            Some(r#"user_metadata.prefs.theme:"dark" AND app_metadata.plan:"pro""#)
+        );
+        assert_eq!(
+            up(&cmp(path("app_metadata", &["a", "n"]), Op::Eq, text("5"))),
+            None
+        );
+        assert!(!nested_metadata(r#"app_metadata.plan:"a.b""#));
+    }
+
+    #[test]
+    fn negative_numbers_are_escaped() {
+        let t = translate(
+            &cmp(col("logins_count"), Op::Eq, Operand::Known(Lit::Int(-1))),
+            &[],
+        );
+        assert_eq!(t.upper.as_deref(), Some(r"logins_count:\-1"));
+        let f = cmp(path("app_metadata", &["tz"]), Op::Eq, text("-5"));
+        assert_eq!(
+            up(&f).as_deref(),
+            Some(r#"(app_metadata.tz:"-5" OR app_metadata.tz:\-5)"#)
+        );
     }
 
     #[test]
@@ -816,6 +905,20 @@ mod tests {
             (Some(r#"email.domain:"example.com""#.into()), false)
         );
         assert_eq!(l("email", "%@%.com", false), (None, false));
+        assert_eq!(
+            l("email", "%@example.com", true),
+            (None, false),
+            "domain case unknown"
+        );
+        assert_eq!(
+            l("family_name", "YILMAZ%", true),
+            (None, false),
+            "a Turkish I"
+        );
+        assert_eq!(
+            l("family_name", "yilmaz%", true),
+            (Some("family_name:yilmaz*".into()), false)
+        );
         assert_eq!(l("name", "%son", false), (None, false));
         assert_eq!(l("email", "ada%", true), (Some("email:ada*".into()), false));
         assert_eq!(l("username", "ada%", true), (None, false));

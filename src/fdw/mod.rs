@@ -198,7 +198,8 @@ impl Auth0Fdw {
             .with_hint("Combine them into one: q = 'first AND second'."));
         }
         let scan = Scan::start(self.server.client()?, &plan, self.strategy)?;
-        if let Some(total) = scan.total() {
+        // (A lookup's fallback search differs per outer row: not worth remembering.)
+        if let (Some(total), None) = (scan.total(), &self.lookup) {
             estimate::remember(self.server.oid.to_u32(), plan.query(), total);
         }
         if let Some(id) = self.explain_id {

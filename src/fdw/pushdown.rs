@@ -148,30 +148,35 @@ pub fn plan(
     limit: Option<(i64, i64)>,
     shape: &QueryShape,
 ) -> Plan {
-    let mut conditions = Vec::new();
+    // (condition, whether it may be left to Postgres: a raw `q` may not, Postgres cannot
+    // evaluate it)
+    let mut conditions: Vec<(String, bool)> = Vec::new();
     let mut local = Vec::new();
     let mut all_pushed = true;
     for c in clauses {
         let t = filter::translate(&c.filter, values);
         all_pushed &= t.exact;
         match t.upper {
-            Some(q) => conditions.push(q),
+            Some(q) => conditions.push((q, !matches!(c.filter, Filter::Query(_)))),
             None => local.push(c.sql.clone()),
         }
     }
-    // Over-long queries: leave the longest conditions to Postgres.
-    while conditions.iter().map(|c| c.len() + 7).sum::<usize>() > MAX_QUERY_CHARS {
+    // Over-long queries: leave the longest conditions to Postgres (a `q` stays: if it is too
+    // long on its own, Auth0 says so).
+    while conditions.iter().map(|(c, _)| c.len() + 7).sum::<usize>() > MAX_QUERY_CHARS {
         let Some(i) = conditions
             .iter()
             .enumerate()
-            .max_by_key(|(_, c)| c.len())
+            .filter(|(_, (_, droppable))| *droppable)
+            .max_by_key(|(_, (c, _))| c.len())
             .map(|(i, _)| i)
         else {
             break;
         };
         all_pushed = false;
-        local.push(format!("(too long to send) {}", conditions.remove(i)));
+        local.push(format!("(too long to send) {}", conditions.remove(i).0));
     }
+    let conditions: Vec<String> = conditions.into_iter().map(|(c, _)| c).collect();
 
     let q_text: Vec<String> = clauses
         .iter()
@@ -546,6 +551,14 @@ mod tests {
         assert_eq!(p.query().as_deref(), Some("blocked:true"));
         assert!(!p.all_pushed);
         assert_eq!(p.limit, None);
+    }
+
+    #[test]
+    fn a_long_q_is_never_left_behind() {
+        let long = format!("name:\"{}\"", "x".repeat(3500));
+        let p = simple(&[q(&long), c("blocked", "=", Lit::Bool(true))]);
+        assert_eq!(p.query(), Some(format!("({long})")));
+        assert_eq!(p.local.len(), 1, "blocked left to Postgres instead");
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// One user, kept as the object `GET /api/v2/users/{id}` returns, plus the keys we look up by.
 /// The connection of a user's first identity (`None` for a user without identities).
 pub fn first_connection(doc: &Map<String, Value>) -> Option<&str> {
     doc.get("identities")?.get(0)?.get("connection")?.as_str()
 }
 
+/// One user, kept as the object `GET /api/v2/users/{id}` returns, plus the keys we look up by.
 #[derive(Debug, Clone)]
 pub struct StoredUser {
     pub user_id: String,

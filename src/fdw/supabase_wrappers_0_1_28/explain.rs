@@ -98,7 +98,24 @@ unsafe extern "C-unwind" fn explain_foreign_scan(
         let id = STATE_TO_ID.with(|m| m.borrow().get(&state).copied());
         let lines = id.and_then(|id| REGISTRY.with(|r| r.borrow().lines.get(&id).cloned()));
         let verbose = (*es).verbose;
-        for (label, value) in lines.unwrap_or_default() {
+        let mut lines = lines.unwrap_or_default();
+        // A parameterised scan: the instance learns its lookup only at begin, which a plain
+        // EXPLAIN skips.
+        if let Some(column) = super::param_paths::lookup_columns(node) {
+            if !lines
+                .iter()
+                .any(|(l, v)| l == "Auth0 Strategy" && v.starts_with("lookup"))
+            {
+                lines.insert(
+                    0,
+                    (
+                        "Auth0 Lookup".to_string(),
+                        format!("by {column}, one request per outer row"),
+                    ),
+                );
+            }
+        }
+        for (label, value) in lines {
             if label.starts_with("Auth0 Fields") && !verbose {
                 continue;
             }

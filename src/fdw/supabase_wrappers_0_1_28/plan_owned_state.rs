@@ -62,7 +62,8 @@ pub fn beginning() -> Option<*mut pg_sys::ForeignScanState> {
     (!node.is_null()).then_some(node)
 }
 
-/// Clears [`BEGINNING`] however the framework's call ends (an ERROR unwinds through here).
+/// Clears [`BEGINNING`] when the framework's call returns or panics; an ERROR that leaves it
+/// by longjmp skips this, and the abort callbacks clear it instead.
 struct Beginning;
 
 impl Drop for Beginning {
@@ -236,6 +237,7 @@ pub fn install_abort_callbacks() {
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     match event {
         pg_sys::XactEvent::XACT_EVENT_ABORT => {
+            BEGINNING.set(std::ptr::null_mut());
             let open = OPEN_SCANS.replace(0);
             if open > 0 {
                 // SAFETY: `ResetPlanCache` only marks the saved plans invalid (it allocates
@@ -259,6 +261,9 @@ unsafe extern "C-unwind" fn on_subxact(
 ) {
     // A scan that failed inside an exception block: the count stays (the outer transaction
     // may still have scans open) until the transaction ends.
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        BEGINNING.set(std::ptr::null_mut());
+    }
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB && OPEN_SCANS.get() > 0 {
         // SAFETY: as in `on_xact`: it only marks saved plans invalid.
         unsafe { pg_sys::ResetPlanCache() };

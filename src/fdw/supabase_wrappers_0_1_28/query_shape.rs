@@ -64,7 +64,12 @@ pub unsafe fn read(root: *mut pg_sys::PlannerInfo) -> QueryShape {
             && (*parse).distinctClause.is_null()
             && !(*parse).hasWindowFuncs
             && !(*parse).hasTargetSRFs
-            && (*parse).setOperations.is_null();
+            && (*parse).setOperations.is_null()
+            // `FETCH FIRST n ROWS WITH TIES` may return more than n rows; an OFFSET the
+            // framework cannot read (a parameter, a sub-select) it passes as 0.
+            && (*parse).limitOption == pg_sys::LimitOption::LIMIT_OPTION_COUNT
+            && ((*parse).limitOffset.is_null()
+                || (*(*parse).limitOffset).type_ == pg_sys::NodeTag::T_Const);
         QueryShape {
             pathkeys: list_len((*root).query_pathkeys),
             limit_applies_to_scan: single && nothing_between,
