@@ -65,7 +65,9 @@ impl Estimate {
     /// The EXPLAIN line's text.
     pub fn describe(&self) -> String {
         match &self.source {
-            Source::Lookup if self.rows == 0 => "0 (a clause compares with NULL: no request)".into(),
+            Source::Lookup if self.rows == 0 => {
+                "0 (a clause compares with NULL: no request)".into()
+            }
             Source::Lookup => format!("{} (a lookup returns at most one user)", self.rows),
             Source::Limit => format!("{} (the pushed LIMIT)", self.rows),
             Source::Count { cached: false, .. } => {
