@@ -123,6 +123,48 @@ impl Client {
         }
     }
 
+    /// `PATCH /api/v2/users/{id}` with `changes`, an object of root attributes (Auth0's rules:
+    /// metadata is merged at its first level and a key set to `null` is removed; other
+    /// attributes are replaced). Returns the user after the change, or `None` when it does not
+    /// exist. Setting values twice gives the same user, so the request is retried like a read.
+    /// Errors: Auth0's 400 for attributes it does not take (`Error::Api` with its message).
+    pub async fn update_user(&self, id: &str, changes: &serde_json::Value) -> Result<Option<User>> {
+        let Some(seg) = paths::segment(id) else {
+            return Ok(None);
+        };
+        let endpoint = "PATCH /api/v2/users/{id}";
+        let req = Request {
+            method: reqwest::Method::PATCH,
+            path: format!("/api/v2/users/{seg}"),
+            endpoint: endpoint.into(),
+            query: vec![],
+            body: crate::transport::Body::Json(changes.clone()),
+            idempotent: true,
+        };
+        match self.send(&req).await {
+            Ok(a) => decode(&a.body, endpoint).map(Some),
+            Err(Error::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /api/v2/users/{id}`. Auth0 answers 204 whether or not the user existed (as
+    /// recorded), so this cannot tell; an id that cannot be a user's sends nothing.
+    pub async fn delete_user(&self, id: &str) -> Result<()> {
+        let Some(seg) = paths::segment(id) else {
+            return Ok(());
+        };
+        let req = Request {
+            method: reqwest::Method::DELETE,
+            path: format!("/api/v2/users/{seg}"),
+            endpoint: "DELETE /api/v2/users/{id}".into(),
+            query: vec![],
+            body: crate::transport::Body::Empty,
+            idempotent: true,
+        };
+        self.send(&req).await.map(|_| ())
+    }
+
     /// `GET /api/v2/users-by-email` (exact, case-sensitive match; always an array).
     pub async fn users_by_email(
         &self,

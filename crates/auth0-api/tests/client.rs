@@ -79,6 +79,66 @@ async fn reads_users_with_one_token() {
 }
 
 #[tokio::test]
+async fn updates_and_deletes_a_user_with_auth0_s_rules() {
+    let emu = emulator(50);
+    let c = client(&emu);
+    let before = emu.emulator.lock().users.all()[3].clone();
+    let id = before.user_id.clone();
+    let changes = serde_json::json!({
+        "blocked": true,
+        "app_metadata": {"plan": "gold", "extra": null},
+        "given_name": null,
+    });
+    let after = c.update_user(&id, &changes).await.unwrap().expect("exists");
+    assert_eq!(after.get("blocked"), Some(&serde_json::json!(true)));
+    assert!(!after.contains_key("given_name"));
+    // Metadata merged at its first level: the keys the change did not name are kept.
+    let mut want = before
+        .doc
+        .get("app_metadata")
+        .and_then(|m| m.as_object())
+        .cloned()
+        .unwrap_or_default();
+    want.insert("plan".into(), serde_json::json!("gold"));
+    want.remove("extra");
+    assert_eq!(
+        after.get("app_metadata"),
+        Some(&serde_json::Value::Object(want))
+    );
+    // The store has it too, and nothing else of the user changed.
+    let stored = emu.emulator.lock().users.get(&id).unwrap().clone();
+    assert_eq!(&stored.doc, &after);
+    for (k, v) in &before.doc {
+        if !["blocked", "app_metadata", "given_name", "updated_at"].contains(&k.as_str()) {
+            assert_eq!(stored.doc.get(k), Some(v), "{k}");
+        }
+    }
+
+    // What Auth0 refuses comes back as its 400, with its message.
+    let e = c
+        .update_user(&id, &serde_json::json!({"logins_count": 3}))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("400") && text.contains("Additional properties not allowed: logins_count"),
+        "{text}"
+    );
+    assert!(c
+        .update_user("auth0|nobody", &serde_json::json!({"blocked": true}))
+        .await
+        .unwrap()
+        .is_none());
+
+    c.delete_user(&id).await.unwrap();
+    assert!(emu.emulator.lock().users.get(&id).is_none());
+    // Already gone: still 204.
+    c.delete_user(&id).await.unwrap();
+    assert_eq!(emu.emulator.request_count("DELETE /api/v2/users/{id}"), 2);
+    assert_eq!(emu.emulator.request_count("PATCH /api/v2/users/{id}"), 3);
+}
+
+#[tokio::test]
 async fn search_cursor_pages_to_the_end() {
     let emu = emulator(250);
     let c = client(&emu);

@@ -12,6 +12,7 @@ pub mod seed;
 pub mod state;
 pub mod store;
 pub mod time;
+pub mod user_patch;
 
 pub use http::app;
 pub use state::{Config, Emulator, Fault, RateLimit};

@@ -24,7 +24,9 @@ pub fn app(emu: Emulator) -> Router {
         .route("/api/v2/users", get(users::list))
         .route(
             "/api/v2/users/{id}",
-            get(users::get_one).delete(users::delete_one),
+            get(users::get_one)
+                .patch(users::patch_one)
+                .delete(users::delete_one),
         )
         .route("/api/v2/users-by-email", get(users::by_email))
         .route("/api/v2/connections", get(connections::list))

@@ -1,10 +1,12 @@
-//! `GET /api/v2/users` (search), `GET /api/v2/users/{id}`, `GET /api/v2/users-by-email`.
+//! `GET /api/v2/users` (search), `GET`, `PATCH` and `DELETE /api/v2/users/{id}`,
+//! `GET /api/v2/users-by-email`.
 
 use super::errors::{self, api_error, invalid_query, query_validation};
 use super::params::Params;
 use crate::lucene;
 use crate::state::Emulator;
-use crate::store::SortSpec;
+use crate::store::{first_connection, SortSpec};
+use crate::user_patch;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -134,6 +136,51 @@ pub async fn get_one(
         Some(u) => Json(u.project(&fields, include)).into_response(),
         None => errors::user_not_found(),
     }
+}
+
+/// `PATCH /api/v2/users/{id}`: 200 with the whole user after the change (as recorded); the
+/// rules are in `user_patch.rs`.
+pub async fn patch_one(
+    State(emu): State<Emulator>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let bad = |message: &str| api_error(StatusCode::BAD_REQUEST, message, Some("invalid_body"));
+    // The wording for a body that is not JSON is UNCONFIRMED.
+    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+        return bad("Invalid request payload JSON format");
+    };
+    let patch = match user_patch::validate(&value) {
+        Ok(p) => p,
+        Err(message) => return bad(&message),
+    };
+    let mut st = emu.lock();
+    let now = crate::time::format_ms(st.now_ms());
+    let Some(current) = st.users.get(&id) else {
+        return errors::user_not_found();
+    };
+    // Another user of the same connection with the new e-mail (compared ignoring case, as
+    // imports do): refused (wording UNCONFIRMED).
+    if let Some(Value::String(email)) = patch.get("email") {
+        let connection = first_connection(&current.doc);
+        let taken = st.users.all().iter().any(|u| {
+            u.user_id != id
+                && first_connection(&u.doc) == connection
+                && u.email().is_some_and(|e| e.eq_ignore_ascii_case(email))
+        });
+        if taken {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "The specified new email already exists",
+                Some("auth0_idp_error"),
+            );
+        }
+    }
+    let mut user = (**current).clone();
+    user_patch::apply(&mut user.doc, patch, &now);
+    let body = Value::Object(user.doc.clone());
+    st.users.upsert(user);
+    Json(body).into_response()
 }
 
 /// `DELETE /api/v2/users/{id}`: 204, also when the user is already gone (as recorded).
