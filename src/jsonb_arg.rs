@@ -32,29 +32,37 @@ impl FromDatum for JsonbText {
             return None;
         }
         // SAFETY: the caller (pgrx's argument handling) passes a non-null datum of this
-        // argument's declared type, jsonb: a varlena that `pg_detoast_datum_packed` makes
-        // readable and `jsonb_out` prints as a palloc'd NUL-terminated string in the database
-        // encoding; `pg_server_to_any` returns it, or a palloc'd UTF-8 copy, NUL-terminated
-        // (it raises an ERROR for an unconvertible character). Both are freed once copied.
-        // SAFETY: (as above) a jsonb varlena datum; palloc'd strings freed once copied.
-        unsafe {
-            let detoasted = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-            let out = pg_sys::OidOutputFunctionCall(
-                pg_sys::Oid::from(pg_sys::F_JSONB_OUT),
-                pg_sys::Datum::from(detoasted),
-            );
-            // In the database's encoding: convert to UTF-8 (a no-op in a UTF-8 database).
-            let len = std::ffi::CStr::from_ptr(out).to_bytes().len();
-            let utf8 = pg_sys::pg_server_to_any(out, len as i32, pg_sys::pg_enc::PG_UTF8 as i32);
-            let text = std::ffi::CStr::from_ptr(utf8)
-                .to_string_lossy()
-                .into_owned();
-            if utf8 != out {
-                pg_sys::pfree(utf8.cast());
-            }
-            pg_sys::pfree(out.cast());
-            Some(JsonbText(text))
+        // argument's declared type, jsonb.
+        Some(JsonbText(unsafe { text_of(datum) }))
+    }
+}
+
+/// The text `jsonb_out` writes for a jsonb datum, in UTF-8.
+///
+/// # Safety
+/// `datum` must be a non-null jsonb datum.
+pub unsafe fn text_of(datum: pg_sys::Datum) -> String {
+    // SAFETY: a jsonb varlena (contract above) that `pg_detoast_datum_packed` makes readable
+    // and `jsonb_out` prints as a palloc'd NUL-terminated string in the database encoding;
+    // `pg_server_to_any` returns it, or a palloc'd UTF-8 copy, NUL-terminated (it raises an
+    // ERROR for an unconvertible character). Both are freed once copied.
+    unsafe {
+        let detoasted = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+        let out = pg_sys::OidOutputFunctionCall(
+            pg_sys::Oid::from(pg_sys::F_JSONB_OUT),
+            pg_sys::Datum::from(detoasted),
+        );
+        // In the database's encoding: convert to UTF-8 (a no-op in a UTF-8 database).
+        let len = std::ffi::CStr::from_ptr(out).to_bytes().len();
+        let utf8 = pg_sys::pg_server_to_any(out, len as i32, pg_sys::pg_enc::PG_UTF8 as i32);
+        let text = std::ffi::CStr::from_ptr(utf8)
+            .to_string_lossy()
+            .into_owned();
+        if utf8 != out {
+            pg_sys::pfree(utf8.cast());
         }
+        pg_sys::pfree(out.cast());
+        text
     }
 }
 

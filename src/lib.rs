@@ -5,7 +5,9 @@
 //! - [`import`]: `auth0_validate_users`, `auth0_import`, `auth0_import_resume`,
 //!   `auth0_import_purge`, `auth0_job_status`, `auth0_job_errors`, the ledger of imports, each
 //!   import's record, and the ledger views' functions;
+//! - [`write`]: `INSERT`/`COPY FROM` into `auth0.users`, queued and sent at COMMIT;
 //! - [`server`] and [`options`]: servers, user mappings and their options;
+//! - [`kept_exports`]: completed export jobs a backend may read again (`export_max_age_seconds`);
 //! - [`runtime`]: running the async client inside a backend, cancellably, with progress NOTICEs;
 //! - [`error`]: the one error type and its SQLSTATEs;
 //! - [`time`]: Auth0 timestamps to and from Postgres;
@@ -21,10 +23,12 @@ pub mod error;
 pub mod fdw;
 pub mod import;
 pub mod jsonb_arg;
+pub mod kept_exports;
 pub mod options;
 pub mod runtime;
 pub mod server;
 pub mod time;
+pub mod write;
 
 extension_sql_file!("../sql/export_helpers.sql", name = "export_helpers");
 extension_sql_file!("../sql/finalize.sql", finalize);
@@ -33,6 +37,7 @@ extension_sql_file!("../sql/finalize.sql", finalize);
 pub extern "C-unwind" fn _PG_init() {
     fdw::install_log_filter();
     fdw::install_abort_callbacks();
+    write::install_callbacks();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -18,9 +18,17 @@ pub const SERVER_OPTIONS: &[&str] = &[
     "max_retries",
     "max_rate_limit_wait_seconds",
     "use_remote_estimate",
+    "export_max_age_seconds",
 ];
 pub const USER_MAPPING_OPTIONS: &[&str] = &["client_id", "client_secret", "api_token"];
-pub const TABLE_OPTIONS: &[&str] = &["object", "strategy", "use_remote_estimate"];
+pub const TABLE_OPTIONS: &[&str] = &[
+    "object",
+    "strategy",
+    "use_remote_estimate",
+    "export_max_age_seconds",
+    "rowid_column",
+    "connection",
+];
 const SECRET_OPTIONS: &[&str] = &[
     "client_id",
     "client_secret",
@@ -170,7 +178,28 @@ pub fn validate_server(opts: &HashMap<String, String>) -> Result<()> {
     positive(opts, "max_retries", 20)?;
     positive(opts, "max_rate_limit_wait_seconds", 86_400)?;
     boolean(opts, "use_remote_estimate")?;
+    export_age(opts)?;
     Ok(())
+}
+
+/// Auth0 deletes an export job's file 24 hours after the job was created.
+const EXPORT_MAX_AGE_LIMIT: u64 = 86_400;
+
+fn export_age(opts: &HashMap<String, String>) -> Result<Option<u64>> {
+    positive(opts, "export_max_age_seconds", EXPORT_MAX_AGE_LIMIT)
+}
+
+/// How old a completed export job of this backend may be to be read again instead of starting
+/// a new one (table option, else server option; absent or 0: never). See `kept_exports.rs`.
+pub fn export_max_age(
+    server: &HashMap<String, String>,
+    table: &HashMap<String, String>,
+) -> Result<Option<Duration>> {
+    let seconds = match export_age(table)? {
+        Some(s) => Some(s),
+        None => export_age(server)?,
+    };
+    Ok(seconds.filter(|s| *s > 0).map(Duration::from_secs))
 }
 
 /// A boolean option, spelled as Postgres accepts booleans in options (`true`/`false`,
@@ -224,6 +253,24 @@ pub fn validate_table(opts: &HashMap<String, String>) -> Result<()> {
         Strategy::parse(s)?;
     }
     boolean(opts, "use_remote_estimate")?;
+    export_age(opts)?;
+    if let Some(r) = opts.get("rowid_column").filter(|r| *r != "user_id") {
+        return Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+            format!(
+                "invalid value for option \"rowid_column\": \"{}\"",
+                crate::error::cut(r)
+            ),
+        )
+        .with_hint("Auth0 users are identified by user_id: rowid_column 'user_id'."));
+    }
+    if opts.get("connection").is_some_and(|c| c.is_empty()) {
+        return Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+            "option \"connection\" must name a database connection",
+        )
+        .with_hint("e.g. connection 'Username-Password-Authentication': rows written without a connection go there."));
+    }
     Ok(())
 }
 
@@ -298,12 +345,37 @@ mod tests {
         assert!(validate_server(&m(&[("domain", "a.b"), ("api_url", "https://a.b")])).is_err());
         assert!(validate_server(&m(&[("domain", "a.b"), ("strategy", "fast")])).is_err());
         assert!(validate_server(&m(&[("domain", "a.b"), ("timeout_seconds", "-1")])).is_err());
+        for bad in ["-1", "86401", "1h", ""] {
+            let o = m(&[("domain", "a.b"), ("export_max_age_seconds", bad)]);
+            assert!(validate_server(&o).is_err(), "{bad}");
+        }
         let e = validate_server(&m(&[("domain", "a.b"), ("client_secret", "s3cr3t")])).unwrap_err();
         let Error::Invalid { message, hint, .. } = e else {
             panic!()
         };
         assert!(!message.contains("s3cr3t"));
         assert!(hint.unwrap().contains("USER MAPPING"));
+    }
+
+    #[test]
+    fn export_max_age_table_over_server_and_zero_is_off() {
+        let s = m(&[("export_max_age_seconds", "600")]);
+        let none = m(&[]);
+        let secs = |n| Some(Duration::from_secs(n));
+        assert_eq!(export_max_age(&s, &none).unwrap(), secs(600));
+        assert_eq!(export_max_age(&none, &none).unwrap(), None);
+        let t = m(&[("export_max_age_seconds", "60")]);
+        assert_eq!(export_max_age(&s, &t).unwrap(), secs(60));
+        let off = m(&[("export_max_age_seconds", "0")]);
+        assert_eq!(
+            export_max_age(&s, &off).unwrap(),
+            None,
+            "the table turns it off"
+        );
+        let max = m(&[("export_max_age_seconds", "86400")]);
+        assert_eq!(export_max_age(&none, &max).unwrap(), secs(86_400));
+        assert!(validate_table(&max).is_ok());
+        assert!(validate_table(&m(&[("export_max_age_seconds", "86401")])).is_err());
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Server {
     pub options: HashMap<String, String>,
     /// `None` when the role has no user mapping (enough for IMPORT FOREIGN SCHEMA).
     client: Option<Client>,
+    /// The role and a fingerprint of the tenant and the credentials (see `tenant_key`).
+    role: u32,
+    fingerprint: u64,
 }
 
 thread_local! {
@@ -66,22 +69,37 @@ impl Server {
                 .into_owned();
             (name, options_of((*fs).options)?)
         };
+        // SAFETY: GetUserId reads a backend global, valid once the backend has a user.
+        let role = unsafe { pg_sys::GetUserId() };
         let Some(mapping) = user_mapping(oid)? else {
             return Ok(Server {
                 oid,
                 name,
                 options: server_opts,
                 client: None,
+                role: role.to_u32(),
+                fingerprint: 0,
             });
         };
-        // SAFETY: GetUserId reads a backend global, valid once the backend has a user.
-        let role = unsafe { pg_sys::GetUserId() };
         let fingerprint = {
             let mut h = DefaultHasher::new();
             let mut all: Vec<(&String, &String)> =
                 server_opts.iter().chain(mapping.iter()).collect();
             all.sort();
             all.hash(&mut h);
+            h.finish()
+        };
+        // Who the tenant and the credentials are, whatever the other options say (kept exports
+        // survive a change of `export_max_age_seconds` or `strategy`).
+        let tenant_fingerprint = {
+            let mut h = DefaultHasher::new();
+            let mut who: Vec<(&String, &String)> = server_opts
+                .iter()
+                .filter(|(k, _)| *k == "domain" || *k == "api_url")
+                .chain(mapping.iter())
+                .collect();
+            who.sort();
+            who.hash(&mut h);
             h.finish()
         };
         let key = (oid.to_u32(), role.to_u32());
@@ -105,7 +123,16 @@ impl Server {
             name,
             options: server_opts,
             client: Some(client),
+            role: role.to_u32(),
+            fingerprint: tenant_fingerprint,
         })
+    }
+
+    /// Who may share per-backend state made with this server's client (kept exports): the
+    /// server, the role, and a fingerprint of the tenant (`domain`/`api_url`) and of the user
+    /// mapping's credentials.
+    pub fn tenant_key(&self) -> crate::kept_exports::TenantKey {
+        (self.oid.to_u32(), self.role, self.fingerprint)
     }
 
     /// The client for the current role; an error with a hint when it has no user mapping.

@@ -248,12 +248,7 @@ fn explain_shows_the_plan_and_no_secret() {
     let emu = tenant(10);
     let mut db = Db::new("explain");
     db.attach(&emu);
-    let plan: String = db
-        .rows("EXPLAIN VERBOSE SELECT email FROM auth0.users WHERE connection = 'github' AND logins_count >= 10 ORDER BY created_at DESC LIMIT 5")
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let plan: String = db.explain("VERBOSE", "SELECT email FROM auth0.users WHERE connection = 'github' AND logins_count >= 10 ORDER BY created_at DESC LIMIT 5");
     for want in [
         "Auth0 Strategy: search",
         r#"identities.connection:"github""#,
@@ -265,12 +260,10 @@ fn explain_shows_the_plan_and_no_secret() {
     // `identities.connection` matches any linked identity, the column the first one: not
     // exact, so the LIMIT stays with Postgres.
     assert!(!plan.contains("Auth0 Limit"), "{plan}");
-    let exact: String = db
-        .rows("EXPLAIN VERBOSE SELECT email FROM auth0.users WHERE logins_count >= 10 ORDER BY created_at DESC LIMIT 5")
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let exact: String = db.explain(
+        "VERBOSE",
+        "SELECT email FROM auth0.users WHERE logins_count >= 10 ORDER BY created_at DESC LIMIT 5",
+    );
     for want in ["Auth0 Sort: created_at:-1", "Auth0 Limit: 5"] {
         assert!(exact.contains(want), "missing {want}:\n{exact}");
     }
@@ -279,12 +272,10 @@ fn explain_shows_the_plan_and_no_secret() {
         "{plan}"
     );
     db.exec("ALTER FOREIGN TABLE auth0.users OPTIONS (ADD strategy 'export')");
-    let plan: String = db
-        .rows("EXPLAIN SELECT * FROM auth0.users WHERE connection = 'github'")
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let plan: String = db.explain(
+        "COSTS",
+        "SELECT * FROM auth0.users WHERE connection = 'github'",
+    );
     assert!(
         plan.contains("Auth0 Strategy: export job (forced), connection github"),
         "{plan}"

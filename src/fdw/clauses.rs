@@ -149,7 +149,7 @@ unsafe fn is_a(node: *mut pg_sys::Node, tag: pg_sys::NodeTag) -> bool {
 ///
 /// # Safety
 /// `node` is null or a valid node.
-unsafe fn strip(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+pub(crate) unsafe fn strip(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
     // SAFETY: a RelabelType's `arg` is a valid expression node.
     unsafe {
         while is_a(node, pg_sys::NodeTag::T_RelabelType) {
@@ -174,25 +174,27 @@ unsafe fn two(args: *mut pg_sys::List) -> Option<(*mut pg_sys::Node, *mut pg_sys
 
 /// A built-in operator's name (`None` for operators users created: their meaning is unknown).
 fn builtin_opname(opno: pg_sys::Oid) -> Option<String> {
-    if opno.to_u32() >= pg_sys::FirstNormalObjectId {
-        return None;
-    }
     // SAFETY: `get_opname` returns a palloc'd copy of the name, or null for an unknown oid.
-    unsafe {
-        let p = pg_sys::get_opname(opno);
-        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
-    }
+    builtin_name(opno, |o| unsafe { pg_sys::get_opname(o) })
 }
 
+/// A built-in function's name (`None` for functions users created).
 fn builtin_funcname(funcid: pg_sys::Oid) -> Option<String> {
-    if funcid.to_u32() >= pg_sys::FirstNormalObjectId {
+    // SAFETY: `get_func_name` returns a palloc'd copy of the name, or null for an unknown oid.
+    builtin_name(funcid, |f| unsafe { pg_sys::get_func_name(f) })
+}
+
+/// The name a catalog `lookup` gives a built-in object (oid below `FirstNormalObjectId`).
+fn builtin_name(
+    oid: pg_sys::Oid,
+    lookup: impl FnOnce(pg_sys::Oid) -> *mut std::ffi::c_char,
+) -> Option<String> {
+    if oid.to_u32() >= pg_sys::FirstNormalObjectId {
         return None;
     }
-    // SAFETY: as in `builtin_opname`.
-    unsafe {
-        let p = pg_sys::get_func_name(funcid);
-        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
-    }
+    let p = lookup(oid);
+    // SAFETY: the lookups above return a valid NUL-terminated string or null.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
 fn is_text(t: pg_sys::Oid) -> bool {

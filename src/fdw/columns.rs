@@ -148,7 +148,7 @@ pub fn create_users_table(schema: &str, server: &str) -> String {
         .map(|c| format!("  {} {}", quote_ident(c.name), c.sql_type))
         .collect();
     format!(
-        "CREATE FOREIGN TABLE {}.users (\n{}\n) SERVER {} OPTIONS (object 'users')",
+        "CREATE FOREIGN TABLE {}.users (\n{}\n) SERVER {} OPTIONS (object 'users', rowid_column 'user_id')",
         quote_ident(schema),
         cols.join(",\n"),
         quote_ident(server)
@@ -165,7 +165,12 @@ mod tests {
         assert!(sql.starts_with("CREATE FOREIGN TABLE \"we\"\"ird\".users ("));
         assert!(sql.contains("SERVER \"my server\""));
         assert!(sql.contains("\"created_at\" timestamptz"));
-        assert_eq!(sql.matches(',').count(), USERS.len() - 1);
+        let (columns, options) = sql.split_once(") SERVER").unwrap();
+        assert_eq!(columns.matches(',').count(), USERS.len() - 1);
+        assert!(
+            options.ends_with("OPTIONS (object 'users', rowid_column 'user_id')"),
+            "{options}"
+        );
     }
 
     #[test]

@@ -295,6 +295,9 @@ fn translate_at(f: &Filter, values: &[Lit], depth: usize) -> Translation {
             }
         }
         Filter::Not(inner) => {
+            if let Some(t) = negated_bool(inner, values) {
+                return t;
+            }
             let t = translate(inner, values);
             Translation {
                 upper: t
@@ -382,6 +385,26 @@ fn translate_at(f: &Filter, values: &[Lit], depth: usize) -> Translation {
             _ => Translation::none(),
         },
         Filter::Opaque => Translation::none(),
+    }
+}
+
+/// `NOT (b = v)` on a boolean column is true exactly where `b` is `NOT v`, and NULL where `b`
+/// is missing, like `b = NOT v`: so it is that exact term (`NOT blocked` is `blocked:false`),
+/// not the negation of `b:v`, which also matches users without the field.
+fn negated_bool(inner: &Filter, values: &[Lit]) -> Option<Translation> {
+    let Filter::Compare {
+        target: Target::Column(c),
+        op: Op::Eq,
+        value,
+    } = inner
+    else {
+        return None;
+    };
+    match resolve(value, values) {
+        Lit::Bool(b) if columns::spec(c).search == Search::Bool => Some(Translation::from_leaf(
+            compare_column(c, Op::Eq, &Lit::Bool(!b)),
+        )),
+        _ => None,
     }
 }
 
@@ -807,9 +830,25 @@ mod tests {
         let t = translate(&f, &[]);
         assert_eq!(
             t.upper.as_deref(),
-            Some("(email_verified:true AND (NOT blocked:true)) OR logins_count:{100 TO *]")
+            Some("(email_verified:true AND blocked:false) OR logins_count:{100 TO *]")
         );
-        assert!(!t.exact, "NOT blocked is NULL where blocked is missing");
+        assert!(
+            t.exact,
+            "NOT blocked is NULL where blocked is missing, as blocked:false"
+        );
+        // NOT NOT blocked widens: `NOT blocked:false` also matches users without the field.
+        let t = translate(
+            &Filter::Not(Box::new(Filter::Not(Box::new(blocked.clone())))),
+            &[],
+        );
+        assert_eq!(
+            (t.upper.as_deref(), t.exact),
+            (Some("NOT blocked:false"), false)
+        );
+        // A value known at scan start is negated the same way.
+        let later = cmp(col("blocked"), Op::Eq, Operand::AtStart(0));
+        let t = translate(&Filter::Not(Box::new(later)), &[Lit::Bool(false)]);
+        assert_eq!((t.upper.as_deref(), t.exact), (Some("blocked:true"), true));
 
         // An untranslatable part: AND drops it, OR gives up, NOT of a widened term gives up.
         let opaque = Filter::Opaque;

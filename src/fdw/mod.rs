@@ -51,6 +51,8 @@ pub struct Auth0Fdw {
     state: ScanState,
     out: Vec<OutColumn>,
     strategy: Strategy,
+    /// `export_max_age_seconds`: how old a kept export job may be to be read again.
+    export_max_age: Option<std::time::Duration>,
     /// The framework's per-scan memory context for row values, reset before each row.
     row_context: Option<pg_sys::MemoryContext>,
 }
@@ -197,7 +199,11 @@ impl Auth0Fdw {
             )
             .with_hint("Combine them into one: q = 'first AND second'."));
         }
-        let scan = Scan::start(self.server.client()?, &plan, self.strategy)?;
+        let reuse = scan::Reuse {
+            tenant: self.server.tenant_key(),
+            max_age: self.export_max_age,
+        };
+        let scan = Scan::start(self.server.client()?, &plan, self.strategy, reuse)?;
         // (A lookup's fallback search differs per outer row: not worth remembering.)
         if let (Some(total), None) = (scan.total(), &self.lookup) {
             estimate::remember(self.server.oid.to_u32(), plan.query(), total);
@@ -271,6 +277,17 @@ impl Auth0Fdw {
             if let Some(l) = plan.limit {
                 lines.push(("Auth0 Limit".into(), l.to_string()));
             }
+            if let (Some(age), Strategy::Auto | Strategy::Export) =
+                (self.export_max_age, strategy_option)
+            {
+                lines.push((
+                    "Auth0 Export Reuse".into(),
+                    format!(
+                        "an export job would read a completed one of this session again, up to {} s old",
+                        age.as_secs()
+                    ),
+                ));
+            }
         }
         if let Some(e) = &self.estimate {
             lines.push(("Auth0 Estimate".into(), e.describe()));
@@ -311,6 +328,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             state: ScanState::Idle,
             out: Vec::new(),
             strategy,
+            export_max_age: None,
             row_context: None,
         })
     }
@@ -324,6 +342,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         options: &HashMap<String, String>,
     ) -> Result<(i64, i32)> {
         self.strategy = options::strategy(&self.server.options, options)?;
+        self.export_max_age = options::export_max_age(&self.server.options, options)?;
         if let Some(planning) = query_shape::take() {
             self.planning = planning;
         }
@@ -353,6 +372,7 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         options: &HashMap<String, String>,
     ) -> Result<()> {
         self.strategy = options::strategy(&self.server.options, options)?;
+        self.export_max_age = options::export_max_age(&self.server.options, options)?;
         self.out = row::out_columns(columns)?;
         if let Some(node) = plan_owned_state::beginning() {
             // SAFETY: `node` is the scan node being begun right now (inside the framework's
@@ -435,6 +455,17 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         Ok(())
     }
 
+    // INSERT and COPY FROM rows never reach `insert`: see
+    // supabase_wrappers_0_1_28/insert_rows.rs.
+
+    fn update(&mut self, _rowid: &Cell, _new_row: &Row) -> Result<()> {
+        Err(not_yet("UPDATE"))
+    }
+
+    fn delete(&mut self, _rowid: &Cell) -> Result<()> {
+        Err(not_yet("DELETE"))
+    }
+
     fn import_foreign_schema(&mut self, stmt: ImportForeignSchemaStmt) -> Result<Vec<String>> {
         if stmt.remote_schema != "auth0" {
             return Err(Error::invalid(
@@ -491,4 +522,13 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             },
         }
     }
+}
+
+/// UPDATE and DELETE are refused at their first row (nothing is queued or sent).
+fn not_yet(what: &str) -> Error {
+    Error::invalid(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("{what} on auth0.users is not supported yet"),
+    )
+    .with_hint("auth0_import(connection, users, upsert => true) updates users in bulk; INSERT and COPY FROM create users.")
 }

@@ -22,7 +22,7 @@ mod purge;
 pub mod record;
 mod resume;
 mod status;
-mod submit;
+pub(crate) mod submit;
 mod views;
 
 pub use submit::submission_running;
@@ -204,6 +204,33 @@ fn describe_problems(problems: &[Problem]) -> String {
     lines.join("\n")
 }
 
+/// The connection an import goes to, by name or `con_` id: it must exist, be a database
+/// connection and be enabled for at least one application (else an error with a hint).
+pub(crate) fn import_connection(
+    client: &auth0_api::Client,
+    connection: &str,
+) -> Result<auth0_api::connections::Connection> {
+    let conn = block_on(client.find_connection(connection))??.ok_or_else(|| {
+        Error::invalid(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("Auth0 connection \"{}\" does not exist", crate::error::cut(connection)))
+            .with_hint("SELECT the database connections with: SELECT DISTINCT connection FROM auth0.users; or check the Auth0 dashboard.")
+    })?;
+    if !conn.is_database() {
+        return Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("connection \"{}\" is a {} connection; bulk imports need a database connection", conn.name, conn.strategy),
+        )
+        .with_hint("Import into a database connection (strategy auth0), e.g. Username-Password-Authentication."));
+    }
+    if conn.enabled_clients.is_empty() {
+        return Err(Error::invalid(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("connection \"{}\" is not enabled for any application", conn.name),
+        )
+        .with_hint("Enable the connection for at least one application in the Auth0 dashboard (Applications tab of the connection)."));
+    }
+    Ok(conn)
+}
+
 /// Submits `users` to the connection as Auth0 bulk import jobs and returns the import's id.
 #[pg_extern(sql = r#"
 CREATE FUNCTION auth0_import(
@@ -299,24 +326,9 @@ fn run_import(
     // 2. The connection must take imports.
     let server = Server::find(server)?;
     let client = server.client()?;
-    let conn = block_on(client.find_connection(connection))??.ok_or_else(|| {
-        Error::invalid(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("Auth0 connection \"{connection}\" does not exist"))
-            .with_hint("SELECT the database connections with: SELECT DISTINCT connection FROM auth0.users; or check the Auth0 dashboard.")
-    })?;
-    if !conn.is_database() {
-        return Err(Error::invalid(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("connection \"{}\" is a {} connection; bulk imports need a database connection", conn.name, conn.strategy),
-        )
-        .with_hint("Import into a database connection (strategy auth0), e.g. Username-Password-Authentication."));
-    }
-    if conn.enabled_clients.is_empty() {
-        return Err(Error::invalid(
-            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!("connection \"{}\" is not enabled for any application", conn.name),
-        )
-        .with_hint("Enable the connection for at least one application in the Auth0 dashboard (Applications tab of the connection)."));
-    }
+    // This session writes to the tenant: its kept exports no longer show it as it is.
+    crate::kept_exports::forget_server(server.oid.to_u32());
+    let conn = import_connection(client, connection)?;
 
     // 3. Files of at most Auth0's size, in input order.
     let valid = items
@@ -363,10 +375,8 @@ fn run_import(
             .collect(),
     })?;
     let total_files = chunks.len();
-    let files = chunks
-        .into_iter()
-        .enumerate()
-        .map(|(number, c)| submit::File {
+    let files = chunks.into_iter().enumerate().map(|(number, c)| {
+        Ok(submit::File {
             number,
             emails: c
                 .indices
@@ -376,7 +386,7 @@ fn run_import(
             indices: c.indices,
             body: c.body,
         })
-        .collect();
+    });
     submit::submit_all(
         client,
         &submit::Batch {

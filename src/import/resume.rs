@@ -70,6 +70,8 @@ fn resume(id: &str) -> Result<String> {
     }
     let server = Server::find(Some(&rec.server))?;
     let client = server.client()?;
+    // This session writes to the tenant: its kept exports no longer show it as it is.
+    crate::kept_exports::forget_server(server.oid.to_u32());
 
     // 1. Users of files whose answer was lost.
     for u in &rec.unknown {
@@ -92,7 +94,7 @@ fn resume(id: &str) -> Result<String> {
                 .with_detail("Imports made before auth0_io 0.2.0 keep no files, and an import whose first file Auth0 refused did not happen.")
                 .with_hint(format!("auth0_job_errors('{id}') lists the NOT_SUBMITTED users by input_index: import them again with auth0_import.")));
             };
-            let emails = emails_of(&body);
+            let emails = submit::emails_of(&body);
             files.push(submit::File {
                 number: n,
                 indices: indices.clone(),
@@ -115,28 +117,12 @@ fn resume(id: &str) -> Result<String> {
                 external_id: rec.external_id.as_deref(),
             },
             rec.files,
-            files,
+            files.into_iter().map(Ok),
         )?;
     } else if rec.unknown.is_empty() {
         pgrx::notice!("auth0_io: import {id} has nothing to resume: every file was answered");
     }
     Ok(id.to_string())
-}
-
-/// The e-mails of a kept file's records, lower-cased, in order.
-fn emails_of(body: &[u8]) -> Vec<String> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(items)) => items
-            .iter()
-            .map(|u| {
-                u.get("email")
-                    .and_then(Value::as_str)
-                    .map(str::to_lowercase)
-                    .unwrap_or_default()
-            })
-            .collect(),
-        _ => vec![],
-    }
 }
 
 /// Clocks differ: Auth0's timestamps are compared with ours with this much slack (a user

@@ -153,7 +153,7 @@ pub fn submit_all(
     client: &Client,
     batch: &Batch,
     total_files: usize,
-    files: Vec<File>,
+    files: impl IntoIterator<Item = Result<File>>,
 ) -> Result<()> {
     if !take_submission_lock(batch.import_id)? {
         return Err(Error::invalid(
@@ -172,6 +172,7 @@ pub fn submit_all(
     let mut answered = 0usize;
     let mut last_notice = Instant::now();
     for file in files {
+        let file = file?;
         let n = file.number;
         // Wait for a free slot among this import's own jobs.
         let mut poll = FIRST_POLL;
@@ -317,4 +318,20 @@ pub fn submit_all(
         at: crate::time::now_iso(),
     })?;
     Ok(())
+}
+
+/// The e-mails of a kept file's records, lower-cased, in order.
+pub fn emails_of(body: &[u8]) -> Vec<String> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|u| {
+                u.get("email")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_lowercase)
+                    .unwrap_or_default()
+            })
+            .collect(),
+        _ => vec![],
+    }
 }

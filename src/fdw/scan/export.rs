@@ -2,8 +2,12 @@
 //! tenant), wait for it with polite polling and progress NOTICEs, then stream its gzip NDJSON
 //! file line by line. A broken or truncated download is started again from a fresh link and the
 //! lines already returned are skipped; the same job always serves the same file.
+//!
+//! With `export_max_age_seconds`, a completed job of this backend that covers the scan is read
+//! again instead (`kept_exports.rs`); every completed job is remembered for that.
 
 use crate::error::{Error, Result};
+use crate::kept_exports::{self, TenantKey};
 use crate::runtime::{block_on, queue_notice};
 use auth0_api::export::{Download, GzipLines};
 use auth0_api::jobs::{ExportField, ExportRequest, Job, JobStatus};
@@ -16,8 +20,18 @@ const NOTICE_EVERY: Duration = Duration::from_secs(3);
 /// Download restarts before giving up.
 const MAX_RESTARTS: u32 = 3;
 
+/// What a scan may do with completed jobs of this backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Reuse {
+    pub tenant: TenantKey,
+    /// `export_max_age_seconds`; `None`: always start a new job.
+    pub max_age: Option<Duration>,
+}
+
 pub struct ExportStream {
     pub job_id: String,
+    /// For a job read again: its age when the scan started.
+    pub reused: Option<Duration>,
     download: Download,
     lines: GzipLines,
     /// Lines returned so far (and skipped again after a restart).
@@ -52,20 +66,14 @@ fn job_failed(job: &Job) -> Error {
 }
 
 impl ExportStream {
-    /// Creates the job and waits until its file can be read. `None`: the named connection does
-    /// not exist, so it has no users.
+    /// Reads a kept job again when one may serve, otherwise creates a job and waits until its
+    /// file can be read. `None`: the named connection does not exist, so it has no users.
     pub fn start(
         client: &Client,
         connection: Option<&str>,
         fields: Option<&[String]>,
+        reuse: Reuse,
     ) -> Result<Option<ExportStream>> {
-        let connection_id = match connection {
-            None => None,
-            Some(name) => match block_on(client.find_connection(name))?? {
-                Some(c) => Some(c.id),
-                None => return Ok(None),
-            },
-        };
         let names: Vec<String> = match fields {
             Some(f) => f.to_vec(),
             None => auth0_api::users::ALL_FIELDS
@@ -73,13 +81,28 @@ impl ExportStream {
                 .map(|s| s.to_string())
                 .collect(),
         };
+        if let Some(max_age) = reuse.max_age {
+            if let Some(stream) =
+                Self::read_again(client, connection, &names, reuse.tenant, max_age)?
+            {
+                return Ok(Some(stream));
+            }
+        }
+        let connection_id = match connection {
+            None => None,
+            Some(name) => match block_on(client.find_connection(name))?? {
+                Some(c) => Some(c.id),
+                None => return Ok(None),
+            },
+        };
         let request = ExportRequest {
             connection_id,
             format: "json".into(),
             limit: None,
             fields: Some(
                 names
-                    .into_iter()
+                    .iter()
+                    .cloned()
                     .map(|name| ExportField {
                         name,
                         export_as: None,
@@ -87,6 +110,7 @@ impl ExportStream {
                     .collect(),
             ),
         };
+        let requested = Instant::now();
         let job = block_on(client.create_export(&request))??;
         queue_notice(format!(
             "auth0_io: export job {} started ({})",
@@ -97,9 +121,55 @@ impl ExportStream {
         ));
         let id = job.id.clone();
         let job = wait_for(client, &id)?;
+        kept_exports::keep(reuse.tenant, &id, connection, &names, requested);
         let download = open_fresh(client, job)?;
-        Ok(Some(ExportStream {
-            job_id: id,
+        Ok(Some(Self::reading(id, download, None)))
+    }
+
+    /// The youngest kept job that serves the scan, opened; `None` when there is none or Auth0
+    /// no longer has it (it is then forgotten).
+    fn read_again(
+        client: &Client,
+        connection: Option<&str>,
+        fields: &[String],
+        tenant: TenantKey,
+        max_age: Duration,
+    ) -> Result<Option<ExportStream>> {
+        let Some(found) = kept_exports::find(tenant, connection, fields, max_age) else {
+            return Ok(None);
+        };
+        let job = block_on(client.get_job(&found.job_id))??;
+        let Some(job) = job.filter(|j| j.status == JobStatus::Completed && j.location.is_some())
+        else {
+            kept_exports::forget_job(tenant, &found.job_id);
+            return Ok(None);
+        };
+        // A file Auth0 no longer serves (gone, or links that keep expiring) makes a new job;
+        // anything else (5xx after retries, a rate limit) is the query's error.
+        let download = match open_fresh(client, job) {
+            Ok(d) => d,
+            Err(Error::Api(e))
+                if matches!(e, auth0_api::Error::LinkExpired)
+                    || matches!(e.status(), Some(403 | 404 | 410)) =>
+            {
+                kept_exports::forget_job(tenant, &found.job_id);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        queue_notice(format!(
+            "auth0_io: reading export job {} again: it was requested {} s ago (export_max_age_seconds {})",
+            found.job_id,
+            found.age.as_secs(),
+            max_age.as_secs()
+        ));
+        Ok(Some(Self::reading(found.job_id, download, Some(found.age))))
+    }
+
+    fn reading(job_id: String, download: Download, reused: Option<Duration>) -> ExportStream {
+        ExportStream {
+            job_id,
+            reused,
             download,
             lines: GzipLines::new(),
             emitted: 0,
@@ -108,7 +178,7 @@ impl ExportStream {
             ended: false,
             tail: None,
             last_notice: Instant::now(),
-        }))
+        }
     }
 
     /// A line as a user; `None` for a blank line or one to skip (already returned before a

@@ -15,6 +15,7 @@ use auth0_api::users::{SearchCursor, SearchParams, User};
 use auth0_api::Client;
 use choose::Choice;
 use export::ExportStream;
+pub use export::Reuse;
 use std::collections::VecDeque;
 use windows::Windows;
 
@@ -46,10 +47,10 @@ pub struct Report {
 
 impl Scan {
     /// Makes the first request(s) and settles on a strategy.
-    pub fn start(client: &Client, plan: &Plan, strategy: Strategy) -> Result<Scan> {
+    pub fn start(client: &Client, plan: &Plan, strategy: Strategy, reuse: Reuse) -> Result<Scan> {
         let before = client.requests_sent();
         let mut total = None;
-        let source = Self::open(client, plan, strategy, &mut total)?;
+        let source = Self::open(client, plan, strategy, reuse, &mut total)?;
         Ok(Scan {
             source,
             requests: client.requests_sent() - before,
@@ -66,6 +67,7 @@ impl Scan {
         client: &Client,
         plan: &Plan,
         strategy: Strategy,
+        reuse: Reuse,
         total_out: &mut Option<u64>,
     ) -> Result<Source> {
         let fields = plan.fields.as_deref();
@@ -82,7 +84,7 @@ impl Scan {
             Access::Search if strategy == Strategy::Export => {
                 choose::choose(strategy, 0, plan.limit, None, plan.q_text.is_some())
                     .map_err(refused)?;
-                Self::export(client, plan)
+                Self::export(client, plan, reuse)
             }
             Access::Search => {
                 let mut cursor = SearchCursor::new(
@@ -142,15 +144,16 @@ impl Scan {
                             limit,
                         )))
                     }
-                    Choice::Export => Self::export(client, plan),
+                    Choice::Export => Self::export(client, plan, reuse),
                 }
             }
         }
     }
 
-    fn export(client: &Client, plan: &Plan) -> Result<Source> {
+    fn export(client: &Client, plan: &Plan, reuse: Reuse) -> Result<Source> {
+        let connection = plan.connection.as_deref();
         Ok(
-            match ExportStream::start(client, plan.connection.as_deref(), plan.fields.as_deref())? {
+            match ExportStream::start(client, connection, plan.fields.as_deref(), reuse)? {
                 Some(s) => Source::Export(s),
                 None => Source::Buffer(VecDeque::new()),
             },
@@ -170,7 +173,14 @@ impl Scan {
             Source::Buffer(_) => "lookup".to_string(),
             Source::Pages { .. } => "search".to_string(),
             Source::Windows(w) => format!("search in {} created_at window(s)", w.windows),
-            Source::Export(e) => format!("export job {}", e.job_id),
+            Source::Export(e) => match e.reused {
+                None => format!("export job {}", e.job_id),
+                Some(age) => format!(
+                    "export job {} read again, requested {} s before this scan (export_max_age_seconds)",
+                    e.job_id,
+                    age.as_secs()
+                ),
+            },
         };
         Report {
             strategy,

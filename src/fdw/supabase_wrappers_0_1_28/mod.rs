@@ -12,6 +12,7 @@
 //! | [`row_context`] | the framework's per-scan row memory context, found so it can be reset per row |
 //! | [`param_paths`] | parameterised paths: a join on `email`/`user_id` looks users up, one request per outer row, when that is cheaper |
 //! | [`explain`] | our own `ExplainForeignScan`, with lines registered by the instance |
+//! | [`insert_rows`] | `INSERT`/`COPY FROM` rows read from the slot by us (the framework has no `BeginForeignInsert`, and its jsonb conversion panics) |
 //!
 //! The folder is named for the framework's version: `framework_is_still_0_1_28` fails when
 //! `Cargo.lock` moves to another version, and `framework_source_still_has_what_we_rely_on`
@@ -20,6 +21,7 @@
 
 pub mod explain;
 pub mod hidden_clauses;
+pub mod insert_rows;
 pub mod param_paths;
 pub mod plan_owned_state;
 pub mod query_shape;
@@ -43,6 +45,7 @@ pub fn install(routine: &mut pg_sys::FdwRoutine) {
     plan_owned_state::install(routine);
     param_paths::install(routine);
     explain::install(routine);
+    insert_rows::install(routine);
 }
 
 /// `GetForeignRelSize` serves three workarounds: the framework's call runs with the query's

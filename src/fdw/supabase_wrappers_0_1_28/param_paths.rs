@@ -52,10 +52,7 @@ unsafe extern "C-unwind" fn member_is_column(
     // SAFETY: per the registration above; the expression is only read after a tag check.
     unsafe {
         let wanted = &*(arg as *const Wanted);
-        let mut e = (*em).em_expr as *mut pg_sys::Node;
-        while !e.is_null() && (*e).type_ == pg_sys::NodeTag::T_RelabelType {
-            e = (*(e as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
-        }
+        let e = crate::fdw::clauses::strip((*em).em_expr as *mut pg_sys::Node);
         if e.is_null() || (*e).type_ != pg_sys::NodeTag::T_Var {
             return false;
         }

@@ -3,7 +3,7 @@
 mod split;
 mod validate;
 
-pub use split::{split, Chunk, MAX_FILE_BYTES, MAX_REQUEST_BYTES};
+pub use split::{split, Chunk, Splitter, MAX_FILE_BYTES, MAX_REQUEST_BYTES};
 pub use validate::{
-    is_email, serialized_len, validate, validate_record, Problem, FORBIDDEN_APP_METADATA,
+    is_email, serialized_len, validate, validate_record, Problem, Validator, FORBIDDEN_APP_METADATA,
 };

@@ -24,42 +24,78 @@ pub fn split<'a>(
     records: impl IntoIterator<Item = (usize, &'a Value)>,
     max_bytes: usize,
 ) -> Result<Vec<Chunk>, (usize, usize)> {
+    let mut splitter = Splitter::new(max_bytes);
     let mut chunks = Vec::new();
-    let mut cur = Chunk {
-        indices: Vec::new(),
-        body: Vec::with_capacity(max_bytes.min(1 << 20)),
-    };
-    let mut buf = Vec::new();
     for (index, record) in records {
-        buf.clear();
+        chunks.extend(splitter.push(index, record)?);
+    }
+    chunks.extend(splitter.finish());
+    Ok(chunks)
+}
+
+/// Packs records into files one record at a time (the streaming form of [`split`]): only the
+/// file being filled is held.
+pub struct Splitter {
+    max_bytes: usize,
+    cur: Chunk,
+    buf: Vec<u8>,
+}
+
+impl Splitter {
+    pub fn new(max_bytes: usize) -> Self {
+        Splitter {
+            max_bytes,
+            cur: Self::empty(max_bytes),
+            buf: Vec::new(),
+        }
+    }
+
+    fn empty(max_bytes: usize) -> Chunk {
+        Chunk {
+            indices: Vec::new(),
+            body: Vec::with_capacity(max_bytes.min(1 << 20)),
+        }
+    }
+
+    /// Adds a record; returns the file it closed (full without it), if any. A record that
+    /// cannot fit in a file alone is `Err(index, size)`.
+    pub fn push(&mut self, index: usize, record: &Value) -> Result<Option<Chunk>, (usize, usize)> {
+        self.buf.clear();
         // Serialising a `Value` cannot fail (its keys are strings).
-        let _ = serde_json::to_writer(&mut buf, record);
+        let _ = serde_json::to_writer(&mut self.buf, record);
         // "[" + record + "]" alone must fit.
-        if buf.len() + 2 > max_bytes {
-            return Err((index, buf.len()));
+        if self.buf.len() + 2 > self.max_bytes {
+            return Err((index, self.buf.len()));
         }
         // Current body + "," + record + "]".
-        let needed = cur.body.len().max(1) + 1 + buf.len() + 1;
-        if !cur.indices.is_empty() && needed > max_bytes {
-            cur.body.push(b']');
-            chunks.push(std::mem::replace(
-                &mut cur,
-                Chunk {
-                    indices: Vec::new(),
-                    body: Vec::with_capacity(max_bytes.min(1 << 20)),
-                },
-            ));
+        let needed = self.cur.body.len().max(1) + 1 + self.buf.len() + 1;
+        let mut closed = None;
+        if !self.cur.indices.is_empty() && needed > self.max_bytes {
+            let mut full = std::mem::replace(&mut self.cur, Self::empty(self.max_bytes));
+            full.body.push(b']');
+            closed = Some(full);
         }
+        let cur = &mut self.cur;
         cur.body
             .push(if cur.indices.is_empty() { b'[' } else { b',' });
-        cur.body.extend_from_slice(&buf);
+        cur.body.extend_from_slice(&self.buf);
         cur.indices.push(index);
+        Ok(closed)
     }
-    if !cur.indices.is_empty() {
-        cur.body.push(b']');
-        chunks.push(cur);
+
+    /// The records added since the last closed file, as a file (`None` when there are none).
+    pub fn finish(mut self) -> Option<Chunk> {
+        if self.cur.indices.is_empty() {
+            return None;
+        }
+        self.cur.body.push(b']');
+        Some(self.cur)
     }
-    Ok(chunks)
+
+    /// Records in the file being filled.
+    pub fn pending(&self) -> usize {
+        self.cur.indices.len()
+    }
 }
 
 #[cfg(test)]

@@ -67,17 +67,67 @@ pub fn serialized_len(v: &Value) -> usize {
     c.0
 }
 
-/// Every problem of every record, including duplicates across the batch (e-mail and username
-/// compared case-insensitively, `user_id` exactly) and records too large for any import file.
-pub fn validate(users: &[Value]) -> Vec<Problem> {
-    let mut out = Vec::new();
-    let mut seen: HashMap<(&'static str, String), usize> = HashMap::new();
-    for (i, u) in users.iter().enumerate() {
-        validate_record(i, u, &mut out);
+/// Checks records one at a time, in input order, remembering what the rules across records
+/// need: the e-mails and usernames (compared case-insensitively) and the user ids seen so far.
+///
+/// Each is remembered as a 128-bit hash (two SipHash-1-3 under random keys) with its record's
+/// index: 30 to 60 bytes per key (the table doubles as it grows) whatever the key's length, so a
+/// stream of millions of records can be checked (`INSERT`/`COPY` into `auth0.users`). Two different keys share a hash with a
+/// probability of about n²/2¹²⁹ for n keys: never, in practice.
+pub struct Validator {
+    seen: HashMap<u128, usize>,
+    keys: (
+        std::collections::hash_map::RandomState,
+        std::collections::hash_map::RandomState,
+    ),
+    /// Remember the keys of records with problems too (a batch reported as a whole), or only
+    /// of records accepted (a stream, where a refused record is not part of what is sent).
+    remember_refused: bool,
+}
+
+impl Default for Validator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Validator {
+    /// For a batch checked as a whole (`validate`): an invalid record's keys count too, so that
+    /// every problem is listed at once.
+    pub fn new() -> Self {
+        Validator {
+            seen: HashMap::new(),
+            keys: Default::default(),
+            remember_refused: true,
+        }
+    }
+
+    /// For a stream where a record with problems is refused and left out: its keys are not
+    /// remembered, so a later record may use them.
+    pub fn for_stream() -> Self {
+        Validator {
+            remember_refused: false,
+            ..Self::new()
+        }
+    }
+
+    fn key(&self, field: &str, value: &str) -> u128 {
+        use std::hash::BuildHasher;
+        let a = self.keys.0.hash_one((field, value));
+        let b = self.keys.1.hash_one((field, value));
+        (u128::from(a) << 64) | u128::from(b)
+    }
+
+    /// Every problem of the record at `index` (given the records checked before it), appended
+    /// to `out`: Auth0's rules, the `auth0|` prefix, a record too large for any import file, and
+    /// an e-mail, username or user id already used by an earlier record.
+    pub fn check(&mut self, index: usize, u: &Value, out: &mut Vec<Problem>) {
+        let before = out.len();
+        validate_record(index, u, out);
         let size = serialized_len(u);
         if size + 2 > super::MAX_FILE_BYTES {
             out.push(Problem {
-                index: i,
+                index,
                 path: String::new(),
                 code: "RECORD_TOO_LARGE",
                 message: format!(
@@ -86,23 +136,41 @@ pub fn validate(users: &[Value]) -> Vec<Problem> {
                 ),
             });
         }
+        let mut new_keys = Vec::new();
         for (field, fold) in [("email", true), ("user_id", false), ("username", true)] {
             let Some(Value::String(s)) = u.get(field) else {
                 continue;
             };
-            let key = if fold { s.to_lowercase() } else { s.clone() };
-            match seen.get(&(field, key.clone())) {
+            let key = if fold {
+                self.key(field, &s.to_lowercase())
+            } else {
+                self.key(field, s)
+            };
+            match self.seen.get(&key) {
                 Some(&first) => out.push(Problem {
-                    index: i,
+                    index,
                     path: field.to_string(),
                     code: "DUPLICATE_IN_BATCH",
                     message: format!("the same {field} as the user at input index {first}"),
                 }),
-                None => {
-                    seen.insert((field, key), i);
-                }
+                None => new_keys.push(key),
             }
         }
+        if self.remember_refused || out.len() == before {
+            for key in new_keys {
+                self.seen.insert(key, index);
+            }
+        }
+    }
+}
+
+/// Every problem of every record, including duplicates across the batch (e-mail and username
+/// compared case-insensitively, `user_id` exactly) and records too large for any import file.
+pub fn validate(users: &[Value]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut v = Validator::new();
+    for (i, u) in users.iter().enumerate() {
+        v.check(i, u, &mut out);
     }
     out.sort_by_key(|p| p.index);
     out
@@ -153,5 +221,28 @@ mod tests {
             ]
         );
         assert!(p[0].message.contains("input index 0"));
+        // The same, one record at a time.
+        let mut v = Validator::new();
+        let mut streamed = Vec::new();
+        for (i, u) in users.iter().enumerate() {
+            v.check(i, u, &mut streamed);
+        }
+        assert_eq!(streamed, p);
+    }
+
+    #[test]
+    fn a_stream_forgets_refused_records() {
+        let mut v = Validator::for_stream();
+        let mut out = Vec::new();
+        v.check(0, &json!({"email": "a@x.com", "username": "ab"}), &mut out);
+        // Refused (a bad user_id type): its e-mail stays free.
+        v.check(1, &json!({"email": "b@x.com", "user_id": 5}), &mut out);
+        assert_eq!(out.len(), 1);
+        out.clear();
+        v.check(2, &json!({"email": "B@x.com"}), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        v.check(3, &json!({"email": "c@x.com", "username": "AB"}), &mut out);
+        assert_eq!(out[0].code, "DUPLICATE_IN_BATCH");
+        assert!(out[0].message.contains("input index 0"));
     }
 }
