@@ -28,6 +28,7 @@ pub const TABLE_OPTIONS: &[&str] = &[
     "export_max_age_seconds",
     "rowid_column",
     "connection",
+    "upsert",
 ];
 const SECRET_OPTIONS: &[&str] = &[
     "client_id",
@@ -233,6 +234,12 @@ pub fn use_remote_estimate(
         .unwrap_or(true))
 }
 
+/// Whether rows written into the table are upserted (table option `upsert`, default false):
+/// Auth0 updates a user of the same e-mail instead of failing it as `DUPLICATED_USER`.
+pub fn upsert(table: &HashMap<String, String>) -> Result<bool> {
+    Ok(boolean(table, "upsert")?.unwrap_or(false))
+}
+
 pub fn validate_user_mapping(opts: &HashMap<String, String>) -> Result<()> {
     reject_unknown(opts, USER_MAPPING_OPTIONS, "a user mapping")?;
     credentials(opts).map(|_| ())
@@ -264,6 +271,7 @@ pub fn validate_table(opts: &HashMap<String, String>) -> Result<()> {
         )
         .with_hint("Auth0 users are identified by user_id: rowid_column 'user_id'."));
     }
+    boolean(opts, "upsert")?;
     if opts.get("connection").is_some_and(|c| c.is_empty()) {
         return Err(Error::invalid(
             PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,

@@ -1,7 +1,8 @@
 //! Writing through `auth0.users`: `COPY FROM` and `INSERT ... SELECT` create users with bulk
 //! import jobs sent at COMMIT; nothing is sent before (not even a read) or after a ROLLBACK;
-//! rows are validated as they arrive; per-user failures carry their row's position. Every
-//! result is checked against the emulator's store, never read back through the FDW.
+//! rows are validated as they arrive; per-user failures carry their row's position; a JSON file
+//! round trip (export, edit, import with upsert) through files. Every result is checked against
+//! the emulator's store, never read back through the FDW.
 
 mod common;
 
@@ -332,4 +333,160 @@ fn failed_users_carry_their_row_position_and_grants_are_checked() {
     ));
     assert_eq!(e.code, "42501", "{}", e.text());
     assert_eq!(emu.emulator.lock().total_requests, 0);
+}
+
+/// `COPY ... TO`/`FROM` with control characters as quote and delimiter: each line as it is
+/// (what `psql -At` prints, and what the README's `\copy incoming FROM` reads).
+const RAW_LINES: &str = "WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')";
+
+#[test]
+fn a_json_file_round_trip_export_edit_upsert() {
+    let emu = fast_tenant(60);
+    // A user whose name holds `"` and `\`, and whose metadata holds a line break.
+    let tricky_id = {
+        let mut st = emu.emulator.lock();
+        let mut u = (**st
+            .users
+            .all()
+            .iter()
+            .find(|u| auth0_emulator::store::first_connection(&u.doc) == Some(DB_CONNECTION))
+            .unwrap())
+        .clone();
+        u.doc
+            .insert("name".into(), serde_json::json!("Ada \"The\" Back\\slash"));
+        u.doc.insert(
+            "user_metadata".into(),
+            serde_json::json!({"note": "line one\nline \\two"}),
+        );
+        let id = u.user_id.clone();
+        st.users.upsert(u);
+        id
+    };
+    let mut db = Db::new("write_files");
+    db.attach(&emu);
+    let export = format!(
+        "COPY (SELECT auth0_user_to_import(raw) FROM auth0.users WHERE connection = '{DB_CONNECTION}') TO STDOUT"
+    );
+
+    // COPY's default text format doubles backslashes: not JSON for the tricky user.
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut db.client.copy_out(&export).unwrap(), &mut text).unwrap();
+    let doubled = text.lines().find(|l| l.contains("Back")).unwrap();
+    assert!(
+        serde_json::from_str::<serde_json::Value>(doubled).is_err(),
+        "text format doubles backslashes: {doubled}"
+    );
+
+    // The file, written as the README does: every line is valid JSON.
+    let mut ndjson = String::new();
+    std::io::Read::read_to_string(
+        &mut db
+            .client
+            .copy_out(&format!("{export} {RAW_LINES}"))
+            .unwrap(),
+        &mut ndjson,
+    )
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("auth0_io_users_{}.ndjson", std::process::id()));
+    std::fs::write(&path, &ndjson).unwrap();
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let expected_users = emu
+        .emulator
+        .lock()
+        .users
+        .all()
+        .iter()
+        .filter(|u| auth0_emulator::store::first_connection(&u.doc) == Some(DB_CONNECTION))
+        .count();
+    assert_eq!(records.len(), expected_users);
+    let tricky_bare = tricky_id.trim_start_matches("auth0|");
+    let tricky = records
+        .iter()
+        .find(|r| r["user_id"] == tricky_bare)
+        .unwrap();
+    assert_eq!(tricky["name"], "Ada \"The\" Back\\slash");
+    assert_eq!(tricky["user_metadata"]["note"], "line one\nline \\two");
+
+    // Edit the file, as a JSON array too (the original extension's format), and read it back.
+    let edited: Vec<serde_json::Value> = records
+        .into_iter()
+        .map(|mut r| {
+            r["user_metadata"]["round_trip"] = serde_json::json!(true);
+            r
+        })
+        .collect();
+    let array = serde_json::to_string(&edited).unwrap();
+    std::fs::write(&path, &array).unwrap();
+    let from_file: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let lines: String = from_file.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::remove_file(&path).unwrap();
+
+    // Import with upsert: every user updated, none created.
+    db.exec(&format!(
+        "CREATE TABLE incoming (record jsonb);
+         ALTER FOREIGN TABLE auth0.users OPTIONS (ADD upsert 'true', ADD connection '{DB_CONNECTION}')"
+    ));
+    let mut w = db
+        .client
+        .copy_in(&format!("COPY incoming FROM STDIN {RAW_LINES}"))
+        .unwrap();
+    std::io::Write::write_all(&mut w, lines.as_bytes()).unwrap();
+    assert_eq!(w.finish().unwrap(), expected_users as u64);
+    let before: Vec<auth0_emulator::store::StoredUser> = emu
+        .emulator
+        .lock()
+        .users
+        .all()
+        .iter()
+        .map(|u| (**u).clone())
+        .collect();
+    let (mut session, notices) = connect_collecting_notices(&db.name);
+    session
+        .batch_execute("INSERT INTO auth0.users (raw) SELECT record FROM incoming")
+        .unwrap();
+    let ids = imports_in(&notices.lock().unwrap());
+    let (total, inserted, updated, failed) = common::wait_completed(&mut db, &ids[0]);
+    assert_eq!(
+        (total, inserted, updated, failed),
+        (expected_users as i32, 0, expected_users as i32, 0)
+    );
+    let st = emu.emulator.lock();
+    assert_eq!(st.users.len(), before.len(), "no user created");
+    for old in &before {
+        let now = st.users.get(&old.user_id).unwrap();
+        if auth0_emulator::store::first_connection(&old.doc) != Some(DB_CONNECTION) {
+            assert_eq!(now.doc, old.doc);
+            continue;
+        }
+        assert_eq!(
+            now.doc["user_metadata"]["round_trip"], true,
+            "{}",
+            old.user_id
+        );
+        for k in [
+            "email",
+            "name",
+            "created_at",
+            "app_metadata",
+            "logins_count",
+        ] {
+            assert_eq!(now.doc.get(k), old.doc.get(k), "{}: {k}", old.user_id);
+        }
+        // Sent as it was; a user without it gets false (Auth0's upsert rule).
+        let verified = |d: &serde_json::Map<String, serde_json::Value>| {
+            d.get("email_verified")
+                .cloned()
+                .unwrap_or(serde_json::json!(false))
+        };
+        assert_eq!(verified(&now.doc), verified(&old.doc), "{}", old.user_id);
+    }
+    assert_eq!(
+        st.users.get(&tricky_id).unwrap().doc["user_metadata"]["note"],
+        "line one\nline \\two"
+    );
 }

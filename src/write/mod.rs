@@ -50,6 +50,8 @@ const SHOWN_PROBLEMS: usize = 5;
 struct Queued {
     server: pg_sys::Oid,
     connection: String,
+    /// The table option `upsert`.
+    upsert: bool,
     import_id: String,
     validator: Validator,
     splitter: Splitter,
@@ -65,8 +67,8 @@ struct Queued {
 #[derive(Default)]
 struct Transaction {
     queued: Vec<Queued>,
-    /// Each written table's server and `connection` option, read once per transaction.
-    tables: Vec<(pg_sys::Oid, pg_sys::Oid, Option<String>)>,
+    /// Each written table's target, read once per transaction.
+    tables: Vec<(pg_sys::Oid, Target)>,
     /// The newest subtransaction a row was queued in. Ids only grow, and while a subtransaction
     /// is open every newer one is inside it: a subtransaction that aborts held queued rows
     /// exactly when this is at least its id. (Tracking starts with the first row, so it also
@@ -84,22 +86,25 @@ thread_local! {
 /// is `None`). Errors: the row's problems (22023 with DETAIL), columns that cannot be written.
 /// (The user mapping and the connection are checked at COMMIT.)
 pub fn insert(table: pg_sys::Oid, cols: &[(String, Option<Value>)]) -> Result<()> {
-    let (server, default_connection) = target(table)?;
+    let Target {
+        server,
+        connection: default_connection,
+        upsert,
+    } = target(table)?;
     let rec = record::from_row(cols, default_connection.as_deref())?;
     // SAFETY: reads a backend global, valid inside a transaction.
     let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
     TRANSACTION.with(|t| {
         let mut t = t.borrow_mut();
-        let at = match t
-            .queued
-            .iter()
-            .position(|q| q.server == server && q.connection == rec.connection)
-        {
+        let at = match t.queued.iter().position(|q| {
+            q.server == server && q.connection == rec.connection && q.upsert == upsert
+        }) {
             Some(i) => i,
             None => {
                 t.queued.push(Queued {
                     server,
                     connection: rec.connection.clone(),
+                    upsert,
                     import_id: submit::new_import_id(),
                     validator: Validator::for_stream(),
                     splitter: Splitter::new(MAX_FILE_BYTES),
@@ -142,14 +147,22 @@ pub fn insert(table: pg_sys::Oid, cols: &[(String, Option<Value>)]) -> Result<()
     })
 }
 
-/// The server and the `connection` option of a foreign table (read once per transaction).
-fn target(table: pg_sys::Oid) -> Result<(pg_sys::Oid, Option<String>)> {
+/// Where a foreign table's rows go: its server, its `connection` and `upsert` options.
+#[derive(Clone)]
+struct Target {
+    server: pg_sys::Oid,
+    connection: Option<String>,
+    upsert: bool,
+}
+
+/// A foreign table's target (read once per transaction).
+fn target(table: pg_sys::Oid) -> Result<Target> {
     let known = TRANSACTION.with(|t| {
         t.borrow()
             .tables
             .iter()
-            .find(|(oid, _, _)| *oid == table)
-            .map(|(_, server, conn)| (*server, conn.clone()))
+            .find(|(oid, _)| *oid == table)
+            .map(|(_, target)| target.clone())
     });
     if let Some(k) = known {
         return Ok(k);
@@ -160,9 +173,13 @@ fn target(table: pg_sys::Oid) -> Result<(pg_sys::Oid, Option<String>)> {
         let ft = pg_sys::GetForeignTable(table);
         ((*ft).serverid, crate::server::options_of((*ft).options)?)
     };
-    let conn = options.get("connection").cloned();
-    TRANSACTION.with(|t| t.borrow_mut().tables.push((table, server, conn.clone())));
-    Ok((server, conn))
+    let target = Target {
+        server,
+        connection: options.get("connection").cloned(),
+        upsert: crate::options::upsert(&options)?,
+    };
+    TRANSACTION.with(|t| t.borrow_mut().tables.push((table, target.clone())));
+    Ok(target)
 }
 
 fn refused_row(connection: &str, index: usize, problems: &[Problem]) -> Error {
@@ -296,22 +313,22 @@ fn commit() -> Result<()> {
     let count = TRANSACTION.with(|t| t.borrow().queued.len());
     let mut targets = Vec::with_capacity(count);
     for i in 0..count {
-        let (oid, connection, rows) = TRANSACTION.with(|t| {
+        let (oid, connection, rows, upsert) = TRANSACTION.with(|t| {
             let t = t.borrow();
             let q = &t.queued[i];
-            (q.server, q.connection.clone(), q.rows)
+            (q.server, q.connection.clone(), q.rows, q.upsert)
         });
         if rows == 0 {
             continue;
         }
         let server = Server::open(oid)?;
         let conn = crate::import::import_connection(server.client()?, &connection)?;
-        targets.push((i, server, conn));
+        targets.push((i, server, conn, upsert));
     }
     // 2. Every import into the ledger, with its files, before any is sent: if a submission
     // stops, each import is there to be resumed.
     let mut ready = Vec::with_capacity(targets.len());
-    for (i, server, conn) in targets {
+    for (i, server, conn, upsert) in targets {
         let (id, total, ranges) = TRANSACTION.with(|t| -> Result<_> {
             let mut t = t.borrow_mut();
             let q = &mut t.queued[i];
@@ -336,7 +353,7 @@ fn commit() -> Result<()> {
             server: server.name.clone(),
             connection: conn.name.clone(),
             connection_id: conn.id.clone(),
-            upsert: false,
+            upsert,
             external_id: None,
             send_completion_email: false,
             total,
@@ -351,10 +368,10 @@ fn commit() -> Result<()> {
             conn.name,
             ranges.len()
         ));
-        ready.push((server, conn, id, ranges));
+        ready.push((server, conn, id, ranges, upsert));
     }
     // 3. The jobs, one import after the other.
-    for (server, conn, id, ranges) in ready {
+    for (server, conn, id, ranges, upsert) in ready {
         let files_total = ranges.len();
         let import_id = id.clone();
         let files = ranges.into_iter().enumerate().map(move |(number, r)| {
@@ -376,7 +393,7 @@ fn commit() -> Result<()> {
             &submit::Batch {
                 import_id: &id,
                 connection_id: &conn.id,
-                upsert: false,
+                upsert,
                 send_completion_email: false,
                 external_id: None,
             },

@@ -6,7 +6,8 @@
 //!   `mfa_factors`, ...). Only the import schema's fields are taken from it, so a whole exported
 //!   user can be written back. The columns win over `raw`.
 //! - **`user_id`** reads back as `auth0|<id>` for a database user, so that is how it is written.
-//!   The prefix is taken off for the import, because Auth0 adds it again.
+//!   The prefix is taken off for the import, because Auth0 adds it again. In `raw`, the
+//!   import's own form (`<id>`, no `|`) is taken as well.
 //! - **`connection`** says where the user goes; the table option `connection` gives a default.
 //! - **Columns Auth0 sets** ([`READ_ONLY_COLUMNS`]) must be NULL.
 
@@ -123,8 +124,14 @@ pub fn from_row(
             }
         }
     }
+    let id_from_column = cols
+        .iter()
+        .any(|(name, value)| name == "user_id" && value.is_some());
     if let Some(Value::String(id)) = user.get("user_id") {
-        let stripped = id.strip_prefix(DATABASE_PREFIX).ok_or_else(|| {
+        // In `raw` an id may also be in the import's own form, without the prefix (an import
+        // file's record, `auth0_user_to_import`'s output); another provider's id may not.
+        let bare = !id_from_column && !id.contains('|');
+        let stripped = id.strip_prefix(DATABASE_PREFIX).or(bare.then_some(id.as_str())).ok_or_else(|| {
             Error::invalid(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!(
@@ -208,6 +215,19 @@ mod tests {
             r.user,
             json!({"user_id": "x", "email": "x@example.com", "app_metadata": {"plan": "pro"}})
         );
+    }
+
+    #[test]
+    fn raw_may_hold_an_import_record_s_bare_user_id() {
+        let r = from_row(
+            &row(&[("raw", json!({"user_id": "x-1", "email": "x@e.co"}))]),
+            Some("db"),
+        )
+        .unwrap();
+        assert_eq!(r.user["user_id"], "x-1");
+        // The column is what reads back: it needs the prefix.
+        assert!(from_row(&row(&[("user_id", json!("x-1"))]), Some("db")).is_err());
+        assert!(from_row(&row(&[("raw", json!({"user_id": "github|1"}))]), Some("db")).is_err());
     }
 
     #[test]
