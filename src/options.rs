@@ -19,6 +19,7 @@ pub const SERVER_OPTIONS: &[&str] = &[
     "max_rate_limit_wait_seconds",
     "use_remote_estimate",
     "export_max_age_seconds",
+    "max_delete_users",
 ];
 pub const USER_MAPPING_OPTIONS: &[&str] = &["client_id", "client_secret", "api_token"];
 pub const TABLE_OPTIONS: &[&str] = &[
@@ -180,7 +181,18 @@ pub fn validate_server(opts: &HashMap<String, String>) -> Result<()> {
     positive(opts, "max_rate_limit_wait_seconds", 86_400)?;
     boolean(opts, "use_remote_estimate")?;
     export_age(opts)?;
+    max_delete_users(opts)?;
     Ok(())
+}
+
+/// `max_delete_users` when it is not set: a `DELETE` of more users than this in one
+/// transaction is refused (a guard against a forgotten `WHERE`).
+pub const DEFAULT_MAX_DELETE_USERS: u64 = 1_000;
+
+/// How many users one transaction may delete through a server's tables (server option
+/// `max_delete_users`, 0 to 100,000,000; default [`DEFAULT_MAX_DELETE_USERS`]).
+pub fn max_delete_users(server: &HashMap<String, String>) -> Result<u64> {
+    Ok(positive(server, "max_delete_users", 100_000_000)?.unwrap_or(DEFAULT_MAX_DELETE_USERS))
 }
 
 /// Auth0 deletes an export job's file 24 hours after the job was created.
@@ -341,6 +353,23 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn deletes_are_guarded_at_1000_unless_the_server_says_otherwise() {
+        assert_eq!(max_delete_users(&m(&[])).unwrap(), 1_000);
+        assert_eq!(
+            max_delete_users(&m(&[("max_delete_users", "0")])).unwrap(),
+            0
+        );
+        assert_eq!(
+            max_delete_users(&m(&[("max_delete_users", "250000")])).unwrap(),
+            250_000
+        );
+        for bad in ["-1", "1e3", "lots", "", "100000001"] {
+            let o = m(&[("domain", "a.b"), ("max_delete_users", bad)]);
+            assert!(validate_server(&o).is_err(), "{bad}");
+        }
     }
 
     #[test]

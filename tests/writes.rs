@@ -1,8 +1,11 @@
 //! Writing through `auth0.users`: `COPY FROM` and `INSERT ... SELECT` create users with bulk
 //! import jobs sent at COMMIT; nothing is sent before (not even a read) or after a ROLLBACK;
 //! rows are validated as they arrive; per-user failures carry their row's position; a JSON file
-//! round trip (export, edit, import with upsert) through files. Every result is checked against
-//! the emulator's store, never read back through the FDW.
+//! round trip (export, edit, import with upsert) through files. `UPDATE` goes through upsert
+//! import jobs where Auth0 allows it and `PATCH` otherwise; `DELETE` deletes exactly its rows
+//! behind the `max_delete_users` guard; a ROLLBACK after either sends nothing; columns and values
+//! Auth0 refuses are refused before anything is sent. Every result is checked against the
+//! emulator's store, never read back through the FDW.
 
 mod common;
 
@@ -11,6 +14,49 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 const DB_CONNECTION: &str = "Username-Password-Authentication";
+
+/// The emulator's routes that write.
+const WRITES: [&str; 3] = [
+    "POST /api/v2/jobs/users-imports",
+    "PATCH /api/v2/users/{id}",
+    "DELETE /api/v2/users/{id}",
+];
+
+/// The emulator's users by id (the oracle: never read through the FDW).
+fn stored_users(
+    emu: &auth0_emulator::Running,
+) -> std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>> {
+    emu.emulator
+        .lock()
+        .users
+        .all()
+        .iter()
+        .map(|u| (u.user_id.clone(), u.doc.clone()))
+        .collect()
+}
+
+/// `doc` without the attributes `changed` and `updated_at` (which any change stamps).
+fn rest_of(
+    doc: &serde_json::Map<String, serde_json::Value>,
+    changed: &[&str],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut d = doc.clone();
+    for k in changed.iter().chain(&["updated_at"]) {
+        d.remove(*k);
+    }
+    d
+}
+
+/// A SQL array literal of `ids`.
+fn id_array(ids: &[String]) -> String {
+    format!(
+        "ARRAY[{}]",
+        ids.iter()
+            .map(|i| format!("'{}'", i.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}
 
 /// The e-mails of the emulator's users of the database connection.
 fn stored_emails(emu: &auth0_emulator::Running) -> BTreeSet<String> {
@@ -207,9 +253,26 @@ fn rows_are_checked_as_they_arrive_and_nothing_is_sent() {
             "app_metadata",
         ),
         (
-            "UPDATE auth0.users SET blocked = true WHERE email = 'nobody@example.com' OR true",
-            "0A000",
-            "not supported yet",
+            "UPDATE auth0.users SET user_id = 'auth0|x' WHERE email = 'nobody@example.com'",
+            "428C9",
+            "cannot be updated",
+        ),
+        (
+            "UPDATE auth0.users SET logins_count = 0, blocked = false",
+            "428C9",
+            "logins_count",
+        ),
+        (
+            "UPDATE auth0.users SET connection = 'other'",
+            "428C9",
+            "connection",
+        ),
+        ("UPDATE auth0.users SET blocked = NULL", "23502", "blocked"),
+        ("UPDATE auth0.users SET given_name = ''", "22023", "empty string"),
+        (
+            "UPDATE auth0.users SET app_metadata = '[1]'",
+            "22023",
+            "JSON object",
         ),
     ];
     for (sql, code, says) in cases {
@@ -219,7 +282,9 @@ fn rows_are_checked_as_they_arrive_and_nothing_is_sent() {
     }
     // Only UPDATE's scan read users; nothing was written.
     let st = emu.emulator.lock();
-    assert_eq!(st.requests.get("POST /api/v2/jobs/users-imports"), None);
+    for route in WRITES {
+        assert_eq!(st.requests.get(route), None, "{route}");
+    }
     drop(st);
 
     // A savepoint rolled back after rows were written: the COMMIT fails, nothing is sent.
@@ -327,11 +392,18 @@ fn failed_users_carry_their_row_position_and_grants_are_checked() {
     ));
     emu.emulator.clear_requests();
     db.exec(&format!("SET ROLE {role}"));
-    let e = db.error("INSERT INTO auth0.users (email, connection) VALUES ('g@example.com', 'db')");
+    let refused = [
+        "INSERT INTO auth0.users (email, connection) VALUES ('g@example.com', 'db')",
+        "UPDATE auth0.users SET blocked = true",
+        "DELETE FROM auth0.users",
+    ]
+    .map(|sql| (sql, db.error(sql)));
     db.exec(&format!(
         "RESET ROLE; DROP OWNED BY {role}; DROP ROLE {role}"
     ));
-    assert_eq!(e.code, "42501", "{}", e.text());
+    for (sql, e) in refused {
+        assert_eq!(e.code, "42501", "{sql}: {}", e.text());
+    }
     assert_eq!(emu.emulator.lock().total_requests, 0);
 }
 
@@ -489,4 +561,317 @@ fn a_json_file_round_trip_export_edit_upsert() {
         st.users.get(&tricky_id).unwrap().doc["user_metadata"]["note"],
         "line one\nline \\two"
     );
+}
+
+#[test]
+fn update_goes_through_upsert_jobs_or_patch_as_auth0_allows() {
+    const UPSERTED: usize = 1_500;
+    const BLOCKED: usize = 20;
+    let emu = fast_tenant(2_300);
+    let mut db = Db::new("write_update");
+    db.attach(&emu);
+    let before = stored_users(&emu);
+    // 1,500 database users with an e-mail, chosen from the store, in a local CRM table.
+    let chosen: Vec<String> = before
+        .iter()
+        .filter(|(_, d)| auth0_emulator::store::first_connection(d) == Some(DB_CONNECTION))
+        .filter(|(_, d)| d.get("email").is_some())
+        .map(|(id, _)| id.clone())
+        .take(UPSERTED)
+        .collect();
+    assert_eq!(
+        chosen.len(),
+        UPSERTED,
+        "the tenant has enough database users"
+    );
+    db.exec(&format!(
+        "CREATE TABLE crm AS SELECT id AS user_id, 'plan' || (n % 3) AS plan
+           FROM unnest({}::text[]) WITH ORDINALITY AS t(id, n)",
+        id_array(&chosen)
+    ));
+    let (mut session, notices) = connect_collecting_notices(&db.name);
+    emu.emulator.clear_requests();
+    let mut tx = session.transaction().unwrap();
+    let n = tx
+        .execute(
+            "UPDATE auth0.users u
+                SET app_metadata = jsonb_build_object('plan', c.plan, 'source', 'crm')
+               FROM crm c WHERE u.user_id = c.user_id",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(n, UPSERTED as u64);
+    for route in WRITES {
+        assert_eq!(
+            emu.emulator.request_count(route),
+            0,
+            "{route} before COMMIT"
+        );
+    }
+    tx.commit().unwrap();
+    let ids = imports_in(&notices.lock().unwrap());
+    assert_eq!(ids.len(), 1, "{:?}", notices.lock().unwrap());
+    assert_eq!(
+        common::wait_completed(&mut db, &ids[0]),
+        (UPSERTED as i32, 0, UPSERTED as i32, 0)
+    );
+    assert_eq!(emu.emulator.request_count("PATCH /api/v2/users/{id}"), 0);
+    let upserts: bool = db.one(&format!(
+        "SELECT upsert FROM auth0_imports WHERE import_id = '{}'",
+        ids[0]
+    ));
+    assert!(upserts);
+    let after = stored_users(&emu);
+    assert_eq!(after.len(), before.len());
+    for (n, id) in chosen.iter().enumerate() {
+        let (old, new) = (&before[id], &after[id]);
+        let plan = format!("plan{}", (n + 1) % 3);
+        // Replaced whole (old keys gone), email_verified kept, nothing else changed.
+        assert_eq!(
+            new["app_metadata"],
+            serde_json::json!({"plan": plan, "source": "crm"}),
+            "{id}"
+        );
+        assert_eq!(
+            new.get("email_verified"),
+            old.get("email_verified")
+                .or(Some(&serde_json::json!(false))),
+            "{id}"
+        );
+        assert_eq!(
+            rest_of(new, &["app_metadata", "email_verified"]),
+            rest_of(old, &["app_metadata", "email_verified"]),
+            "{id}"
+        );
+    }
+    for (id, doc) in &before {
+        if !chosen.contains(id) {
+            assert_eq!(&after[id], doc, "{id} was not updated");
+        }
+    }
+
+    // `blocked` is not upsertable: one PATCH per user, database and social users alike.
+    let blocked: Vec<String> = after
+        .iter()
+        .filter(|(_, d)| d.get("blocked") != Some(&serde_json::json!(true)))
+        .filter(|(_, d)| auth0_emulator::store::first_connection(d) != Some(DB_CONNECTION))
+        .map(|(id, _)| id.clone())
+        .take(BLOCKED / 2)
+        .chain(chosen.iter().take(BLOCKED / 2).cloned())
+        .collect();
+    assert_eq!(blocked.len(), BLOCKED);
+    notices.lock().unwrap().clear();
+    emu.emulator.clear_requests();
+    let n = session
+        .execute(
+            &format!(
+                "UPDATE auth0.users SET blocked = true WHERE user_id = ANY({})",
+                id_array(&blocked)
+            ),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(n, BLOCKED as u64);
+    assert_eq!(
+        emu.emulator.request_count("PATCH /api/v2/users/{id}"),
+        BLOCKED as u64
+    );
+    assert_eq!(
+        emu.emulator
+            .request_count("POST /api/v2/jobs/users-imports"),
+        0
+    );
+    let patched = stored_users(&emu);
+    for id in &blocked {
+        assert_eq!(patched[id]["blocked"], true, "{id}");
+        assert_eq!(
+            rest_of(&patched[id], &["blocked"]),
+            rest_of(&after[id], &["blocked"]),
+            "{id}"
+        );
+    }
+    for (id, doc) in &after {
+        if !blocked.contains(id) {
+            assert_eq!(&patched[id], doc, "{id} was not patched");
+        }
+    }
+    // One batch per connection; each completed, its users counted as updated.
+    let ids = imports_in(&notices.lock().unwrap());
+    let mut total = 0;
+    for id in &ids {
+        let r = &db.rows(&format!(
+            "SELECT type, status, total, updated, failed FROM auth0_job_status('{id}')"
+        ))[0];
+        assert_eq!(r.get::<_, String>(0), "users_update");
+        assert_eq!(r.get::<_, String>(1), "completed");
+        assert_eq!(r.get::<_, i32>(2), r.get::<_, i32>(3));
+        assert_eq!(r.get::<_, i32>(4), 0);
+        total += r.get::<_, i32>(2);
+    }
+    assert_eq!(total, BLOCKED as i32);
+
+    // A PATCH of metadata leaves exactly the new value; NULL removes a profile string.
+    let social = &blocked[0];
+    emu.emulator.clear_requests();
+    session
+        .batch_execute(&format!(
+            "UPDATE auth0.users SET user_metadata = '{{\"k\": 1}}', nickname = NULL WHERE user_id = '{social}'"
+        ))
+        .unwrap();
+    assert_eq!(emu.emulator.request_count("PATCH /api/v2/users/{id}"), 1);
+    let now = &stored_users(&emu)[social];
+    assert_eq!(now["user_metadata"], serde_json::json!({"k": 1}));
+    assert_eq!(now.get("nickname"), None);
+}
+
+#[test]
+fn a_user_auth0_refuses_is_a_failed_row_the_others_go_on() {
+    let emu = fast_tenant(30);
+    let mut db = Db::new("write_patch_errors");
+    db.attach(&emu);
+    let ids: Vec<String> = stored_users(&emu).keys().take(3).cloned().collect();
+    emu.emulator
+        .arm(auth0_emulator::state::Fault::on("PATCH /api/v2/users/{id}").status(400));
+    let (mut session, notices) = connect_collecting_notices(&db.name);
+    session
+        .batch_execute(&format!(
+            "UPDATE auth0.users SET blocked = true WHERE user_id = ANY({})",
+            id_array(&ids)
+        ))
+        .unwrap();
+    let imports = imports_in(&notices.lock().unwrap());
+    let (mut failed_rows, mut updated) = (Vec::new(), 0);
+    for id in &imports {
+        let r = &db.rows(&format!(
+            "SELECT status, updated, failed FROM auth0_job_status('{id}')"
+        ))[0];
+        assert_eq!(r.get::<_, String>(0), "completed");
+        updated += r.get::<_, i32>(1);
+        for e in db.rows(&format!(
+            "SELECT input_index, user_id, code FROM auth0_job_errors('{id}')"
+        )) {
+            failed_rows.push((
+                e.get::<_, i32>(0),
+                e.get::<_, String>(1),
+                e.get::<_, String>(2),
+            ));
+        }
+    }
+    assert_eq!(updated, 2);
+    assert_eq!(failed_rows.len(), 1, "{failed_rows:?}");
+    let (index, user_id, code) = &failed_rows[0];
+    assert_eq!(*index, 0, "the first PATCH was refused");
+    assert!(!code.is_empty());
+    let after = stored_users(&emu);
+    for id in &ids {
+        let want = if id == user_id {
+            None
+        } else {
+            Some(&serde_json::json!(true))
+        };
+        assert_eq!(
+            after[id].get("blocked").filter(|b| **b == true),
+            want,
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn delete_removes_exactly_its_rows_behind_a_guard() {
+    let emu = fast_tenant(120);
+    let mut db = Db::new("write_delete");
+    db.attach(&emu);
+    let before = stored_users(&emu);
+    let victims: Vec<String> = before.keys().step_by(3).take(30).cloned().collect();
+    assert_eq!(victims.len(), 30);
+    let delete = format!(
+        "DELETE FROM auth0.users WHERE user_id = ANY({})",
+        id_array(&victims)
+    );
+
+    // One over the guard: refused at the row that passes it, nothing sent.
+    db.exec("ALTER SERVER emu OPTIONS (ADD max_delete_users '29')");
+    emu.emulator.clear_requests();
+    let e = db.error(&delete);
+    assert_eq!(e.code, "54000", "{}", e.text());
+    assert!(e.message.contains("more than 29 users"), "{}", e.text());
+    assert!(
+        e.hint.as_deref().unwrap_or("").contains("max_delete_users"),
+        "{}",
+        e.text()
+    );
+    assert_eq!(emu.emulator.request_count("DELETE /api/v2/users/{id}"), 0);
+    assert_eq!(stored_users(&emu), before);
+
+    // At the guard: every row deleted, one request each, nothing else touched.
+    db.exec("ALTER SERVER emu OPTIONS (SET max_delete_users '30')");
+    let (mut session, notices) = connect_collecting_notices(&db.name);
+    emu.emulator.clear_requests();
+    let mut tx = session.transaction().unwrap();
+    assert_eq!(tx.execute(&delete, &[]).unwrap(), 30);
+    // The same users again in the same transaction: counted by Postgres, deleted once.
+    assert_eq!(tx.execute(&delete, &[]).unwrap(), 30);
+    assert_eq!(emu.emulator.request_count("DELETE /api/v2/users/{id}"), 0);
+    tx.commit().unwrap();
+    assert_eq!(emu.emulator.request_count("DELETE /api/v2/users/{id}"), 30);
+    let after = stored_users(&emu);
+    let mut expected = before.clone();
+    for v in &victims {
+        expected.remove(v);
+    }
+    assert_eq!(after, expected);
+    let mut total = 0;
+    for id in imports_in(&notices.lock().unwrap()) {
+        let r = &db.rows(&format!(
+            "SELECT type, status, total, failed FROM auth0_job_status('{id}')"
+        ))[0];
+        assert_eq!(r.get::<_, String>(0), "users_delete");
+        assert_eq!(r.get::<_, String>(1), "completed");
+        assert_eq!(r.get::<_, i32>(3), 0);
+        total += r.get::<_, i32>(2);
+    }
+    assert_eq!(total, 30);
+
+    // An option that is not a number is refused when set.
+    let e = db.error("ALTER SERVER emu OPTIONS (SET max_delete_users 'lots')");
+    assert_eq!(e.code, "HV024", "{}", e.text());
+}
+
+#[test]
+fn rollback_after_update_and_delete_sends_nothing() {
+    let emu = fast_tenant(50);
+    let mut db = Db::new("write_rollback");
+    db.attach(&emu);
+    let before = stored_users(&emu);
+    emu.emulator.clear_requests();
+    db.exec(&format!(
+        "BEGIN;
+         UPDATE auth0.users SET blocked = true WHERE connection <> '{DB_CONNECTION}';
+         UPDATE auth0.users SET app_metadata = '{{\"x\": 1}}' WHERE connection = '{DB_CONNECTION}';
+         DELETE FROM auth0.users WHERE email LIKE '%a%';
+         INSERT INTO auth0.users (email, connection) VALUES ('rolled.back@example.com', '{DB_CONNECTION}');"
+    ));
+    let reads = emu.emulator.lock().total_requests;
+    assert!(reads > 0, "the scans read");
+    db.exec("ROLLBACK");
+    let st = emu.emulator.lock();
+    assert_eq!(st.total_requests, reads, "ROLLBACK sent no request");
+    for route in WRITES {
+        assert_eq!(st.requests.get(route), None, "{route}");
+    }
+    drop(st);
+    assert_eq!(stored_users(&emu), before);
+    // And a COMMIT after an error in the transaction is a ROLLBACK: nothing either.
+    emu.emulator.clear_requests();
+    let mut fresh = common::connect(&db.name);
+    fresh
+        .batch_execute(&format!(
+            "BEGIN; DELETE FROM auth0.users WHERE connection = '{DB_CONNECTION}';"
+        ))
+        .unwrap();
+    assert!(fresh.batch_execute("SELECT 1/0").is_err());
+    fresh.batch_execute("COMMIT").unwrap();
+    assert_eq!(emu.emulator.request_count("DELETE /api/v2/users/{id}"), 0);
+    assert_eq!(stored_users(&emu), before);
 }

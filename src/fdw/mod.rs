@@ -455,16 +455,8 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
         Ok(())
     }
 
-    // INSERT and COPY FROM rows never reach `insert`: see
-    // supabase_wrappers_0_1_28/insert_rows.rs.
-
-    fn update(&mut self, _rowid: &Cell, _new_row: &Row) -> Result<()> {
-        Err(not_yet("UPDATE"))
-    }
-
-    fn delete(&mut self, _rowid: &Cell) -> Result<()> {
-        Err(not_yet("DELETE"))
-    }
+    // Written rows never reach `insert`, `update` or `delete`: see
+    // supabase_wrappers_0_1_28/insert_rows.rs and modify_rows.rs.
 
     fn import_foreign_schema(&mut self, stmt: ImportForeignSchemaStmt) -> Result<Vec<String>> {
         if stmt.remote_schema != "auth0" {
@@ -522,13 +514,4 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
             },
         }
     }
-}
-
-/// UPDATE and DELETE are refused at their first row (nothing is queued or sent).
-fn not_yet(what: &str) -> Error {
-    Error::invalid(
-        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        format!("{what} on auth0.users is not supported yet"),
-    )
-    .with_hint("auth0_import(connection, users, upsert => true) updates users in bulk; INSERT and COPY FROM create users.")
 }

@@ -58,6 +58,24 @@ pub struct InvalidProblem {
     pub message: String,
 }
 
+/// What a direct import does to each of its users, one Management API request each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectWrites {
+    /// `"update"` (`PATCH /api/v2/users/{id}`) or `"delete"` (`DELETE /api/v2/users/{id}`).
+    pub operation: String,
+    /// The users, by input position.
+    pub user_ids: Vec<String>,
+}
+
+/// A user a direct import's request did not change: Auth0's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectFailure {
+    pub index: usize,
+    /// Auth0's `errorCode` (`invalid_body`, `inexistent_user`, ...), or `REQUEST_FAILED`.
+    pub code: String,
+    pub message: String,
+}
+
 /// One line of the journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -88,6 +106,28 @@ pub enum Event {
         /// be resumed from the files kept in `pending`). Absent before 0.2.0.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         chunk_indices: Vec<Ranges>,
+        /// Set for users changed one request each (an `UPDATE` through `PATCH`, a `DELETE`)
+        /// instead of import jobs; `total` is then the number of its users.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        direct: Option<DirectWrites>,
+    },
+    /// Requests about to be sent for users of a direct import (input positions). Until their
+    /// `Applied` is recorded, Auth0 may have changed them: if the submission stops here (a
+    /// crash), their outcome is unknown and they are never sent again.
+    Applying {
+        import: String,
+        indices: Ranges,
+        at: String,
+    },
+    /// The answers to an `Applying`'s requests: `done` succeeded, `failed` did not, `unsent`
+    /// were certainly not sent (the submission stopped first). The others stay unanswered.
+    Applied {
+        import: String,
+        done: Ranges,
+        failed: Vec<DirectFailure>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unsent: Ranges,
+        at: String,
     },
     /// An Auth0 job was created for a chunk of the import.
     Job {
@@ -182,6 +222,8 @@ impl Event {
         match self {
             Event::Import { id, .. } => id,
             Event::Job { import, .. }
+            | Event::Applying { import, .. }
+            | Event::Applied { import, .. }
             | Event::ChunkFailed { import, .. }
             | Event::ChunkUnknown { import, .. }
             | Event::Sending { import, .. }

@@ -373,6 +373,7 @@ fn run_import(
             .iter()
             .map(|c| ledger::to_ranges(&c.indices))
             .collect(),
+        direct: None,
     })?;
     let total_files = chunks.len();
     let files = chunks.into_iter().enumerate().map(|(number, c)| {

@@ -1,7 +1,7 @@
 //! One import as the ledger knows it: its events (in journal order) folded into a record. Pure:
 //! whether the submitting session is still alive is asked by the caller (`Submission`).
 
-use super::ledger::{from_ranges, Event, Invalid};
+use super::ledger::{from_ranges, DirectFailure, Event, Invalid};
 
 /// A file whose answer was lost (`ChunkUnknown`), and what looking its users up found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,6 +76,29 @@ pub struct ImportRecord {
     pub submission: Submission,
     /// Once final.
     pub summary: Option<Summary>,
+    /// Users changed one request each (`UPDATE` through `PATCH`, `DELETE`), not by jobs.
+    pub direct: Option<Direct>,
+}
+
+/// A direct import's users and their answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Direct {
+    /// `"update"` or `"delete"`.
+    pub operation: String,
+    pub user_ids: Vec<String>,
+    /// Answered: changed (or deleted).
+    pub done: Vec<usize>,
+    /// Answered: not changed, with Auth0's answer.
+    pub failed: Vec<DirectFailure>,
+    /// Sent with no answer recorded: Auth0 may have changed them.
+    pub unanswered: Vec<usize>,
+}
+
+impl Direct {
+    /// `users_update` or `users_delete` (the `type` of `auth0_job_status`).
+    pub fn job_type(&self) -> String {
+        format!("users_{}", self.operation)
+    }
 }
 
 /// A file Auth0 accepted as a job.
@@ -130,6 +153,7 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
             invalid,
             chunks,
             chunk_indices,
+            direct,
         } = ev
         {
             rec = Some(ImportRecord {
@@ -152,12 +176,42 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
                 unknown: vec![],
                 submission: Submission::Running,
                 summary: None,
+                direct: direct.map(|d| Direct {
+                    operation: d.operation,
+                    user_ids: d.user_ids,
+                    done: vec![],
+                    failed: vec![],
+                    unanswered: vec![],
+                }),
             });
             continue;
         }
         let Some(r) = rec.as_mut() else { continue };
         match ev {
             Event::Import { .. } => {}
+            Event::Applying { indices, .. } => {
+                if let Some(d) = r.direct.as_mut() {
+                    d.unanswered.extend(from_ranges(&indices));
+                }
+            }
+            Event::Applied {
+                done,
+                failed,
+                unsent,
+                ..
+            } => {
+                if let Some(d) = r.direct.as_mut() {
+                    let done = from_ranges(&done);
+                    let unsent = from_ranges(&unsent);
+                    d.unanswered.retain(|i| {
+                        !done.contains(i)
+                            && !unsent.contains(i)
+                            && !failed.iter().any(|f| f.index == *i)
+                    });
+                    d.done.extend(done);
+                    d.failed.extend(failed);
+                }
+            }
             Event::Job {
                 auth0_job_id,
                 chunk,
@@ -328,6 +382,13 @@ impl ImportRecord {
             .iter()
             .flat_map(|u| u.indices.iter())
             .for_each(|&i| mark(i));
+        if let Some(d) = &self.direct {
+            d.done
+                .iter()
+                .chain(d.failed.iter().map(|f| &f.index))
+                .chain(&d.unanswered)
+                .for_each(|&i| mark(i));
+        }
         (0..self.total).filter(|&i| !accounted[i]).collect()
     }
 
@@ -338,7 +399,16 @@ impl ImportRecord {
 
     /// Users of lost-answer files not yet found: neither imported nor failed.
     pub fn unresolved_users(&self) -> usize {
-        self.unknown.iter().map(|u| u.unresolved().len()).sum()
+        let direct = match &self.direct {
+            // While a session sends them, unanswered requests are on their way.
+            Some(d) if self.submission != Submission::Running => d.unanswered.len(),
+            _ => 0,
+        };
+        self.unknown
+            .iter()
+            .map(|u| u.unresolved().len())
+            .sum::<usize>()
+            + direct
     }
 
     /// (inserted, updated, failed) known without asking Auth0 about its jobs: validation
@@ -353,7 +423,15 @@ impl ImportRecord {
                 .map(|u| u.existing.len() + u.absent.len())
                 .sum::<usize>();
         let inserted: usize = self.unknown.iter().map(|u| u.inserted.len()).sum();
-        let updated: usize = self.unknown.iter().map(|u| u.updated.len()).sum();
+        let mut updated: usize = self.unknown.iter().map(|u| u.updated.len()).sum();
+        let mut failed = failed;
+        if let Some(d) = &self.direct {
+            // A deleted user is neither inserted nor updated: it is `total - failed`.
+            if d.operation == "update" {
+                updated += d.done.len();
+            }
+            failed += d.failed.len();
+        }
         (inserted as u64, updated as u64, failed as u64)
     }
 }
@@ -379,6 +457,7 @@ mod tests {
             invalid: vec![],
             chunks: files.len(),
             chunk_indices: files.iter().map(|f| to_ranges(f)).collect(),
+            direct: None,
         }
     }
 
@@ -500,5 +579,71 @@ mod tests {
         let r = fold(events).unwrap();
         assert_eq!(r.unresolved_users(), 0);
         assert_eq!(r.local_counts(), (2, 0, 1));
+    }
+
+    #[test]
+    fn a_direct_import_accounts_for_every_user_even_when_it_stops() {
+        let mut start = import(5, vec![]);
+        if let Event::Import { direct, .. } = &mut start {
+            *direct = Some(crate::import::ledger::DirectWrites {
+                operation: "update".into(),
+                user_ids: (0..5).map(|i| format!("auth0|{i}")).collect(),
+            });
+        }
+        let failure = DirectFailure {
+            index: 1,
+            code: "invalid_body".into(),
+            message: "no".into(),
+        };
+        let events = vec![
+            start,
+            Event::Applying {
+                import: "imp_1".into(),
+                indices: to_ranges(&[0, 1, 2]),
+                at: "t".into(),
+            },
+            Event::Applied {
+                import: "imp_1".into(),
+                done: to_ranges(&[0]),
+                failed: vec![failure.clone()],
+                unsent: vec![],
+                at: "t".into(),
+            },
+        ];
+        // Running: 2 is on its way.
+        let r = fold(events.clone()).unwrap();
+        let d = r.direct.clone().unwrap();
+        assert_eq!((d.done, d.unanswered), (vec![0], vec![2]));
+        assert_eq!(r.unresolved_users(), 0);
+        assert_eq!(r.local_counts(), (0, 1, 1));
+        // Stopped: 2 is unknown, 3 and 4 were never sent.
+        let mut stopped = events.clone();
+        stopped.push(Event::Interrupted {
+            import: "imp_1".into(),
+            at: "t".into(),
+            reason: "gone".into(),
+        });
+        let r = fold(stopped).unwrap();
+        assert_eq!(r.unresolved_users(), 1);
+        assert_eq!(r.unsubmitted_indices(), vec![3, 4]);
+        assert_eq!(r.local_counts(), (0, 1, 3));
+        // A window cut short by a stop records its unsent users: only the one in flight is
+        // unknown.
+        let mut cut = events;
+        cut[2] = Event::Applied {
+            import: "imp_1".into(),
+            done: to_ranges(&[0]),
+            failed: vec![failure],
+            unsent: to_ranges(&[2]),
+            at: "t".into(),
+        };
+        cut.push(Event::Interrupted {
+            import: "imp_1".into(),
+            at: "t".into(),
+            reason: "stopped".into(),
+        });
+        let r = fold(cut).unwrap();
+        assert_eq!(r.unresolved_users(), 0);
+        assert_eq!(r.unsubmitted_indices(), vec![2, 3, 4]);
     }
 }

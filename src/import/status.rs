@@ -50,10 +50,14 @@ fn not_found(id: &str) -> Error {
 
 fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
     let ids: Vec<String> = imp.jobs.iter().map(|j| j.auth0_job_id.clone()).collect();
+    let job_type = imp
+        .direct
+        .as_ref()
+        .map_or_else(|| "users_import".to_string(), |d| d.job_type());
     if let Some(s) = &imp.summary {
         return Ok((
             imp.id.clone(),
-            "users_import".into(),
+            job_type,
             s.status.clone(),
             Some(imp.connection.clone()),
             tstz(Some(&imp.at)),
@@ -106,6 +110,10 @@ fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
             }
         }
     }
+    if let Some(d) = &imp.direct {
+        done_users += (d.done.len() + d.failed.len()) as u64;
+        any_started |= !d.done.is_empty() || !d.failed.is_empty() || !d.unanswered.is_empty();
+    }
     let submitting = imp.submission == Submission::Running;
     let unresolved = imp.unresolved_users();
     let finished = all_finished && !submitting;
@@ -129,7 +137,8 @@ fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
     } else {
         "pending"
     };
-    let submitted = imp.submitted_users().max(1) as u64;
+    let submitted =
+        (imp.submitted_users() + imp.direct.as_ref().map_or(0, |d| d.user_ids.len())).max(1) as u64;
     let pct = if finished {
         100
     } else {
@@ -149,7 +158,7 @@ fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
     }
     Ok((
         imp.id.clone(),
-        "users_import".into(),
+        job_type,
         status.into(),
         Some(imp.connection.clone()),
         tstz(Some(&imp.at)),
@@ -428,6 +437,38 @@ fn auth0_job_errors(
             ));
         }
     }
+    if let Some(d) = &imp.direct {
+        let user_id = |i: usize| d.user_ids.get(i).cloned();
+        for f in &d.failed {
+            rows.push((
+                Some(f.index as i32),
+                None,
+                None,
+                user_id(f.index),
+                f.code.clone(),
+                f.message.clone(),
+                None,
+                None,
+            ));
+        }
+        if imp.submission != Submission::Running {
+            for &i in &d.unanswered {
+                rows.push((
+                    Some(i as i32),
+                    None,
+                    None,
+                    user_id(i),
+                    "OUTCOME_UNKNOWN".into(),
+                    format!(
+                        "the {} request for this user was sent but its answer was not recorded (the session ended); Auth0 may have applied it",
+                        d.operation
+                    ),
+                    None,
+                    None,
+                ));
+            }
+        }
+    }
     if let Submission::Interrupted(reason) = &imp.submission {
         // One row per user, like every other failure (the ledger keeps no e-mail for them).
         for i in imp.unsubmitted_indices() {
@@ -435,7 +476,7 @@ fn auth0_job_errors(
                 Some(i as i32),
                 None,
                 None,
-                None,
+                imp.direct.as_ref().and_then(|d| d.user_ids.get(i).cloned()),
                 "NOT_SUBMITTED".into(),
                 format!("never sent to Auth0: {reason}"),
                 None,

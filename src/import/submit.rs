@@ -105,7 +105,7 @@ pub fn submission_running(import_id: &str) -> Result<bool> {
 }
 
 /// An error after which the file certainly did not reach Auth0, and sending it later may work.
-fn not_delivered(e: &auth0_api::Error) -> bool {
+pub(crate) fn not_delivered(e: &auth0_api::Error) -> bool {
     use auth0_api::Error as E;
     match e {
         E::Transport {

@@ -1,8 +1,20 @@
-//! Writing through `auth0.users`: `INSERT` and `COPY FROM` create users with Auth0 bulk import
-//! jobs, sent when the transaction commits (docs/architecture.md, "Writes through the table").
+//! Writing through `auth0.users`, sent when the transaction commits (docs/architecture.md,
+//! "Writes through the table"): `INSERT` and `COPY FROM` create users with Auth0 bulk import
+//! jobs; `UPDATE` changes users with upsert import jobs where Auth0 allows it, else one `PATCH`
+//! each; `DELETE` deletes users one request each.
 //!
 //! - [`record`]: a written row as an import record (pure, unit-tested);
+//! - [`change`]: an updated row as an upsert record or a `PATCH` body (pure, unit-tested);
+//! - [`direct`]: the `PATCH` and `DELETE` requests at COMMIT, with their ledger;
 //! - this file: the transaction's queue and the commit.
+//!
+//! **UPDATE and DELETE read before COMMIT.** Their scan reads Auth0 as it is, like any
+//! `SELECT`; only the writes wait for COMMIT. So within the transaction a `SELECT` still shows
+//! the users as they were, and a second `UPDATE` of the same user computes from Auth0's values,
+//! not from the first one's: a user's changes are merged column by column, the later statement
+//! winning. A user both updated and deleted is deleted. DELETE's guard: more than the server
+//! option `max_delete_users` (default 1,000) users deleted in one transaction is an ERROR at
+//! the row that passes it.
 //!
 //! **During the transaction nothing reaches Auth0**, not even a read. Each row is made an
 //! import record and validated as it arrives, with `auth0_validate_users`'s rules and
@@ -12,9 +24,12 @@
 //! import per connection, numbered from 0 in the order the rows came (`input_index`).
 //!
 //! **At COMMIT** (`XACT_EVENT_PRE_COMMIT`, while the transaction can still fail):
-//! 1. every connection is resolved;
-//! 2. each import enters the ledger;
-//! 3. its files are submitted, at most two Auth0 jobs at a time, as `auth0_import` does.
+//! 1. the connections of updated users are looked up: a change Auth0 can upsert (database
+//!    connection, an e-mail, only upsertable columns) joins an upsert import of its connection;
+//! 2. every connection of an import is resolved;
+//! 3. each import enters the ledger;
+//! 4. its files are submitted, at most two Auth0 jobs at a time, as `auth0_import` does;
+//! 5. the other updates are sent as `PATCH`es, then the deletions (`direct`).
 //!
 //! A NOTICE names each import; `auth0_job_status` and `auth0_job_errors` follow it.
 //!
@@ -32,6 +47,8 @@
 //! nothing sent. So does a row that could not be queued after the queue changed (a full disk).
 //! `PREPARE TRANSACTION` is refused.
 
+pub mod change;
+pub mod direct;
 pub mod record;
 
 use crate::error::{Error, Result};
@@ -39,9 +56,11 @@ use crate::import::{ledger, submit};
 use crate::runtime::queue_notice;
 use crate::server::Server;
 use auth0_api::import::{Problem, Splitter, Validator, MAX_FILE_BYTES};
+use change::{Change, Route};
 use pgrx::{pg_sys, PgSqlErrorCode};
 use serde_json::Value;
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// How many problems of a refused row are listed.
 const SHOWN_PROBLEMS: usize = 5;
@@ -64,9 +83,54 @@ struct Queued {
     in_ledger: bool,
 }
 
+impl Queued {
+    fn new(server: pg_sys::Oid, connection: String, upsert: bool) -> Queued {
+        Queued {
+            server,
+            connection,
+            upsert,
+            import_id: submit::new_import_id(),
+            validator: Validator::for_stream(),
+            splitter: Splitter::new(MAX_FILE_BYTES),
+            files: Vec::new(),
+            rows: 0,
+            in_ledger: false,
+        }
+    }
+
+    /// Checks `user` against the import's rules; the problems of a refused one (nothing of it
+    /// is kept).
+    fn check(&mut self, user: &Value) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        self.validator.check(self.rows, user, &mut problems);
+        problems
+    }
+
+    /// Adds a checked user to the import's files, writing a full file to disk.
+    fn push(&mut self, user: &Value) -> Result<()> {
+        let index = self.rows;
+        if let Some(full) = self
+            .splitter
+            .push(index, user)
+            .map_err(|(i, size)| refused_size(i, size))?
+        {
+            ledger::keep_pending(&self.import_id, self.files.len(), &full.body)?;
+            self.files.push(ledger::to_ranges(&full.indices));
+        }
+        self.rows += 1;
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 struct Transaction {
     queued: Vec<Queued>,
+    /// Users changed by `UPDATE`, by (server, user_id).
+    updates: Vec<(pg_sys::Oid, Change)>,
+    update_at: HashMap<(pg_sys::Oid, String), usize>,
+    /// Users deleted by `DELETE`: (server, user_id, connection), each once.
+    deletes: Vec<(pg_sys::Oid, String, Option<String>)>,
+    delete_at: HashMap<(pg_sys::Oid, String), usize>,
     /// Each written table's target, read once per transaction.
     tables: Vec<(pg_sys::Oid, Target)>,
     /// The newest subtransaction a row was queued in. Ids only grow, and while a subtransaction
@@ -76,6 +140,23 @@ struct Transaction {
     newest_sub: pg_sys::SubTransactionId,
     /// Why the transaction may not commit its writes.
     poisoned: Option<String>,
+}
+
+impl Transaction {
+    fn is_empty(&self) -> bool {
+        self.queued.is_empty() && self.updates.is_empty() && self.deletes.is_empty()
+    }
+
+    /// Records that something was queued in subtransaction `sub` (see `newest_sub`).
+    fn queued_in(&mut self, sub: pg_sys::SubTransactionId) {
+        self.newest_sub = self.newest_sub.max(sub);
+    }
+}
+
+/// The current subtransaction.
+fn current_sub() -> pg_sys::SubTransactionId {
+    // SAFETY: reads a backend global, valid inside a transaction.
+    unsafe { pg_sys::GetCurrentSubTransactionId() }
 }
 
 thread_local! {
@@ -90,10 +171,10 @@ pub fn insert(table: pg_sys::Oid, cols: &[(String, Option<Value>)]) -> Result<()
         server,
         connection: default_connection,
         upsert,
+        ..
     } = target(table)?;
     let rec = record::from_row(cols, default_connection.as_deref())?;
-    // SAFETY: reads a backend global, valid inside a transaction.
-    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    let sub = current_sub();
     TRANSACTION.with(|t| {
         let mut t = t.borrow_mut();
         let at = match t.queued.iter().position(|q| {
@@ -101,58 +182,136 @@ pub fn insert(table: pg_sys::Oid, cols: &[(String, Option<Value>)]) -> Result<()
         }) {
             Some(i) => i,
             None => {
-                t.queued.push(Queued {
-                    server,
-                    connection: rec.connection.clone(),
-                    upsert,
-                    import_id: submit::new_import_id(),
-                    validator: Validator::for_stream(),
-                    splitter: Splitter::new(MAX_FILE_BYTES),
-                    files: Vec::new(),
-                    rows: 0,
-                    in_ledger: false,
-                });
+                t.queued
+                    .push(Queued::new(server, rec.connection.clone(), upsert));
                 t.queued.len() - 1
             }
         };
         let q = &mut t.queued[at];
-        let index = q.rows;
-        let mut problems = Vec::new();
-        // A refused row leaves nothing behind (its keys are not remembered).
-        q.validator.check(index, &rec.user, &mut problems);
+        let problems = q.check(&rec.user);
         if !problems.is_empty() {
-            return Err(refused_row(&q.connection, index, &problems));
+            return Err(refused_row(&q.connection, q.rows, &problems));
         }
         // From here the queue has changed: a failure must keep the transaction from committing
         // what is left of it.
-        let queued = (|| -> Result<()> {
-            if let Some(full) = q
-                .splitter
-                .push(index, &rec.user)
-                .map_err(|(i, size)| refused_size(i, size))?
-            {
-                ledger::keep_pending(&q.import_id, q.files.len(), &full.body)?;
-                q.files.push(ledger::to_ranges(&full.indices));
-            }
-            q.rows += 1;
-            Ok(())
-        })();
-        if let Err(e) = queued {
+        if let Err(e) = q.push(&rec.user) {
             t.poisoned
                 .get_or_insert_with(|| format!("a row could not be queued ({e})"));
             return Err(e);
         }
-        t.newest_sub = t.newest_sub.max(sub);
+        t.queued_in(sub);
         Ok(())
     })
 }
 
-/// Where a foreign table's rows go: its server, its `connection` and `upsert` options.
+/// What an `UPDATE`'s scan read of a user, besides its id (each `None` when the table has no
+/// such column, or the user no such value).
+#[derive(Default)]
+pub struct Before {
+    pub connection: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub app_metadata: Option<Value>,
+    pub user_metadata: Option<Value>,
+}
+
+/// Queues an `UPDATE` of one user of foreign table `table`: `set` is (column, new value; NULL
+/// is `Value::Null`) for each column the statement sets (checked at planning to be
+/// [`change::UPDATABLE_COLUMNS`]). Errors: 23502/22023 for values Auth0 refuses.
+pub fn update(
+    table: pg_sys::Oid,
+    user_id: &str,
+    before: Before,
+    set: Vec<(String, Value)>,
+) -> Result<()> {
+    for (column, value) in &set {
+        change::check_value(column, value)?;
+    }
+    let Target { server, .. } = target(table)?;
+    let sub = current_sub();
+    TRANSACTION.with(|t| {
+        let mut t = t.borrow_mut();
+        let key = (server, user_id.to_string());
+        let at = match t.update_at.get(&key) {
+            Some(&i) => i,
+            None => {
+                t.updates.push((
+                    server,
+                    Change {
+                        user_id: user_id.to_string(),
+                        connection: before.connection,
+                        email: before.email,
+                        email_verified: before.email_verified,
+                        app_metadata: before.app_metadata,
+                        user_metadata: before.user_metadata,
+                        set: Default::default(),
+                    },
+                ));
+                let i = t.updates.len() - 1;
+                t.update_at.insert(key, i);
+                i
+            }
+        };
+        for (column, value) in set {
+            t.updates[at].1.set.insert(column, value);
+        }
+        t.queued_in(sub);
+        Ok(())
+    })
+}
+
+/// Queues a `DELETE` of one user of foreign table `table`. Errors: 54000 when the transaction
+/// would delete more users of the server than its `max_delete_users`.
+pub fn delete(table: pg_sys::Oid, user_id: &str, connection: Option<String>) -> Result<()> {
+    let Target {
+        server,
+        max_delete_users,
+        server_name,
+        ..
+    } = target(table)?;
+    let sub = current_sub();
+    TRANSACTION.with(|t| {
+        let mut t = t.borrow_mut();
+        let key = (server, user_id.to_string());
+        if t.delete_at.contains_key(&key) {
+            return Ok(());
+        }
+        let of_server = t.deletes.iter().filter(|d| d.0 == server).count() as u64;
+        if of_server >= max_delete_users {
+            return Err(too_many_deletes(&server_name, max_delete_users));
+        }
+        t.deletes.push((server, user_id.to_string(), connection));
+        let i = t.deletes.len() - 1;
+        t.delete_at.insert(key, i);
+        t.queued_in(sub);
+        Ok(())
+    })
+}
+
+fn too_many_deletes(server: &str, max: u64) -> Error {
+    let quoted = crate::fdw::columns::quote_ident(server);
+    Error::invalid(
+        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!(
+            "this transaction would delete more than {max} users of auth0 server \"{}\"; nothing was sent",
+            crate::error::cut(server)
+        ),
+    )
+    .with_detail("The server option max_delete_users guards against a DELETE with a forgotten or wrong WHERE (default 1000).")
+    .with_hint(format!(
+        "Check the WHERE with SELECT count(*) first; to allow more, ALTER SERVER {quoted} OPTIONS (ADD max_delete_users '<n>') (SET if it is already there)."
+    ))
+}
+
+/// Where a foreign table's rows go: its server, its `connection` and `upsert` options, and
+/// the server's `max_delete_users`.
 #[derive(Clone)]
 struct Target {
     server: pg_sys::Oid,
+    server_name: String,
     connection: Option<String>,
     upsert: bool,
+    max_delete_users: u64,
 }
 
 /// A foreign table's target (read once per transaction).
@@ -167,16 +326,27 @@ fn target(table: pg_sys::Oid) -> Result<Target> {
     if let Some(k) = known {
         return Ok(k);
     }
-    // SAFETY: `GetForeignTable` raises an ERROR (not UB) for an oid that is no foreign table;
-    // the result and its options list are palloc'd and valid for this call.
-    let (server, options) = unsafe {
+    // SAFETY: `GetForeignTable`/`GetForeignServer` raise an ERROR (not UB) for an oid that is
+    // no foreign table or server; the results, their options lists and the server's name are
+    // palloc'd and valid for this call (copied into Rust values here).
+    let (server, options, server_name, server_options) = unsafe {
         let ft = pg_sys::GetForeignTable(table);
-        ((*ft).serverid, crate::server::options_of((*ft).options)?)
+        let fs = pg_sys::GetForeignServer((*ft).serverid);
+        (
+            (*ft).serverid,
+            crate::server::options_of((*ft).options)?,
+            std::ffi::CStr::from_ptr((*fs).servername)
+                .to_string_lossy()
+                .into_owned(),
+            crate::server::options_of((*fs).options)?,
+        )
     };
     let target = Target {
         server,
+        server_name,
         connection: options.get("connection").cloned(),
         upsert: crate::options::upsert(&options)?,
+        max_delete_users: crate::options::max_delete_users(&server_options)?,
     };
     TRANSACTION.with(|t| t.borrow_mut().tables.push((table, target.clone())));
     Ok(target)
@@ -233,7 +403,7 @@ pub fn install_callbacks() {
 #[pgrx::pg_guard]
 // SAFETY: registered as a transaction callback; Postgres calls it on the backend's thread.
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
-    let queued = TRANSACTION.with(|t| !t.borrow().queued.is_empty());
+    let queued = TRANSACTION.with(|t| !t.borrow().is_empty());
     match event {
         pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT if queued => {
             // The submission takes its lock with SPI, which needs a snapshot; the statement's
@@ -290,7 +460,7 @@ unsafe extern "C-unwind" fn on_subxact(
     }
     TRANSACTION.with(|t| {
         let mut t = t.borrow_mut();
-        if !t.queued.is_empty() && t.newest_sub >= sub && t.poisoned.is_none() {
+        if !t.is_empty() && t.newest_sub >= sub && t.poisoned.is_none() {
             t.poisoned = Some(
                 "a savepoint (or an exception block) was rolled back after rows were written to auth0.users in it"
                     .into(),
@@ -308,7 +478,9 @@ fn commit() -> Result<()> {
         )
         .with_hint("Roll back, and write the rows again without rolling back to a savepoint in between."));
     }
-    // 1. Every connection first: nothing is sent unless all can take imports. (An import
+    // 1. Updates Auth0 can upsert join upsert imports; the others wait for step 5.
+    let patches = route_updates()?;
+    // 2. Every connection first: nothing is sent unless all can take imports. (An import
     // whose rows were all refused has nothing to send.)
     let count = TRANSACTION.with(|t| t.borrow().queued.len());
     let mut targets = Vec::with_capacity(count);
@@ -325,7 +497,7 @@ fn commit() -> Result<()> {
         let conn = crate::import::import_connection(server.client()?, &connection)?;
         targets.push((i, server, conn, upsert));
     }
-    // 2. Every import into the ledger, with its files, before any is sent: if a submission
+    // 3. Every import into the ledger, with its files, before any is sent: if a submission
     // stops, each import is there to be resumed.
     let mut ready = Vec::with_capacity(targets.len());
     for (i, server, conn, upsert) in targets {
@@ -360,17 +532,19 @@ fn commit() -> Result<()> {
             invalid: vec![],
             chunks: ranges.len(),
             chunk_indices: ranges.clone(),
+            direct: None,
         })?;
         TRANSACTION.with(|t| t.borrow_mut().queued[i].in_ledger = true);
         crate::kept_exports::forget_server(server.oid.to_u32());
         queue_notice(format!(
-            "auth0_io: import {id}: {total} user(s) written to auth0.users for connection {}, in {} file(s); follow it with auth0_job_status('{id}')",
+            "auth0_io: import {id}: {total} user(s) for connection {}, in {} file(s){}; follow it with auth0_job_status('{id}')",
             conn.name,
-            ranges.len()
+            ranges.len(),
+            if upsert { " of an upsert import (existing users are updated)" } else { "" }
         ));
         ready.push((server, conn, id, ranges, upsert));
     }
-    // 3. The jobs, one import after the other.
+    // 4. The jobs, one import after the other.
     for (server, conn, id, ranges, upsert) in ready {
         let files_total = ranges.len();
         let import_id = id.clone();
@@ -401,5 +575,115 @@ fn commit() -> Result<()> {
             files,
         )?;
     }
+    // 5. The PATCHes, then the deletions, one batch per server and connection.
+    for (server, connection, users, bodies) in patches {
+        direct::send(
+            &Server::open(server)?,
+            connection.as_deref().unwrap_or(""),
+            users,
+            direct::Operation::Update(bodies),
+        )?;
+    }
+    let deletes = TRANSACTION.with(|t| std::mem::take(&mut t.borrow_mut().deletes));
+    for ((server, connection), users) in group(deletes.into_iter().map(|(s, u, c)| ((s, c), u))) {
+        direct::send(
+            &Server::open(server)?,
+            connection.as_deref().unwrap_or(""),
+            users,
+            direct::Operation::Delete,
+        )?;
+    }
     Ok(())
+}
+
+/// Items grouped by key, groups in the order their key first came, items in order.
+fn group<K: PartialEq, V>(items: impl IntoIterator<Item = (K, V)>) -> Vec<(K, Vec<V>)> {
+    let mut groups: Vec<(K, Vec<V>)> = Vec::new();
+    for (k, v) in items {
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, vs)) => vs.push(v),
+            None => groups.push((k, vec![v])),
+        }
+    }
+    groups
+}
+
+/// A batch of `PATCH`es: server, connection, user ids and their bodies.
+type Patches = Vec<(pg_sys::Oid, Option<String>, Vec<String>, Vec<Value>)>;
+
+/// Step 1 of the commit: looks up the connection of each updated user (once per connection)
+/// and sends each change where Auth0 can make it: an upsert record joins its connection's
+/// upsert import (queued like written rows); the rest are returned as `PATCH`es. Users also
+/// deleted are left out (the deletion wins).
+fn route_updates() -> Result<Patches> {
+    let (updates, deleted) = TRANSACTION.with(|t| {
+        let mut t = t.borrow_mut();
+        t.update_at.clear();
+        (
+            std::mem::take(&mut t.updates),
+            std::mem::take(&mut t.delete_at),
+        )
+    });
+    let updates: Vec<_> = updates
+        .into_iter()
+        .filter(|(server, c)| !deleted.contains_key(&(*server, c.user_id.clone())))
+        .collect();
+    TRANSACTION.with(|t| t.borrow_mut().delete_at = deleted);
+    let mut patches: Patches = Vec::new();
+    for ((server, connection), changes) in group(
+        updates
+            .into_iter()
+            .map(|(s, c)| ((s, c.connection.clone()), c)),
+    ) {
+        // Only a database connection enabled for an application takes import jobs.
+        let database = match &connection {
+            Some(name) => {
+                let s = Server::open(server)?;
+                crate::runtime::block_on(s.client()?.find_connection(name))??
+                    .is_some_and(|c| c.is_database() && !c.enabled_clients.is_empty())
+            }
+            None => false,
+        };
+        let mut upserts: Option<usize> = None;
+        let (mut users, mut bodies) = (Vec::new(), Vec::new());
+        for c in changes {
+            let user = match change::route(&c, database) {
+                Route::Upsert(rec) => {
+                    let queued = TRANSACTION.with(|t| -> Result<bool> {
+                        let mut t = t.borrow_mut();
+                        let at = *upserts.get_or_insert_with(|| {
+                            t.queued.push(Queued::new(
+                                server,
+                                connection.clone().unwrap_or_default(),
+                                true,
+                            ));
+                            t.queued.len() - 1
+                        });
+                        let q = &mut t.queued[at];
+                        // A record the import schema refuses (an e-mail Auth0 itself let in,
+                        // say) is sent as a PATCH instead.
+                        if !q.check(&rec).is_empty() {
+                            return Ok(false);
+                        }
+                        q.push(&rec)?;
+                        Ok(true)
+                    })?;
+                    if queued {
+                        continue;
+                    }
+                    match change::route(&c, false) {
+                        Route::Patch(body) => body,
+                        Route::Upsert(_) => continue,
+                    }
+                }
+                Route::Patch(body) => body,
+            };
+            users.push(c.user_id);
+            bodies.push(user);
+        }
+        if !users.is_empty() {
+            patches.push((server, connection, users, bodies));
+        }
+    }
+    Ok(patches)
 }

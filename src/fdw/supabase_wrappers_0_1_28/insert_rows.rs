@@ -81,7 +81,7 @@ thread_local! {
 
 /// A memory context for one row's conversions (a child of `TopMemoryContext`, made once per
 /// backend), so that memory stays flat however many rows a statement writes.
-fn row_context() -> pg_sys::MemoryContext {
+pub(super) fn row_context() -> pg_sys::MemoryContext {
     ROW_CONTEXT.with(|c| {
         if c.get().is_null() {
             // SAFETY: creates an empty allocation set under the backend's top context, which
@@ -105,7 +105,9 @@ fn row_context() -> pg_sys::MemoryContext {
 ///
 /// # Safety
 /// `slot` must be a valid slot holding a row of its tuple descriptor.
-unsafe fn read_slot(slot: *mut pg_sys::TupleTableSlot) -> Result<Vec<(String, Option<Value>)>> {
+pub(super) unsafe fn read_slot(
+    slot: *mut pg_sys::TupleTableSlot,
+) -> Result<Vec<(String, Option<Value>)>> {
     // SAFETY: per the contract: `slot_getallattrs` fills `tts_values`/`tts_isnull` for every
     // attribute of the slot's descriptor, which the loop reads within `natts`.
     unsafe {

@@ -13,6 +13,7 @@
 //! | [`param_paths`] | parameterised paths: a join on `email`/`user_id` looks users up, one request per outer row, when that is cheaper |
 //! | [`explain`] | our own `ExplainForeignScan`, with lines registered by the instance |
 //! | [`insert_rows`] | `INSERT`/`COPY FROM` rows read from the slot by us (the framework has no `BeginForeignInsert`, and its jsonb conversion panics) |
+//! | [`modify_rows`] | `UPDATE`/`DELETE`: the scan's values the write needs as junk columns, columns Auth0 cannot change refused at planning, rows read from the plan's slot by us |
 //!
 //! The folder is named for the framework's version: `framework_is_still_0_1_28` fails when
 //! `Cargo.lock` moves to another version, and `framework_source_still_has_what_we_rely_on`
@@ -22,6 +23,7 @@
 pub mod explain;
 pub mod hidden_clauses;
 pub mod insert_rows;
+pub mod modify_rows;
 pub mod param_paths;
 pub mod plan_owned_state;
 pub mod query_shape;
@@ -46,6 +48,7 @@ pub fn install(routine: &mut pg_sys::FdwRoutine) {
     param_paths::install(routine);
     explain::install(routine);
     insert_rows::install(routine);
+    modify_rows::install(routine);
 }
 
 /// `GetForeignRelSize` serves three workarounds: the framework's call runs with the query's
