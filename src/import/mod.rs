@@ -7,6 +7,7 @@
 //!
 //! - this file: the SQL surface of an import (`auth0_validate_users`, `auth0_import`);
 //! - [`submit`]: sending the files, at most two jobs at a time, recording each answer;
+//! - `slots`: when to look at running jobs, so a file goes the moment a slot frees (pure);
 //! - [`ledger`]: the journal of events each import appends to (and reading it back);
 //! - [`record`]: an import's events folded into its record (pure, unit-tested);
 //! - `status`: `auth0_job_status` and `auth0_job_errors`, from the record and Auth0's jobs;
@@ -21,6 +22,7 @@ pub mod ledger;
 mod purge;
 pub mod record;
 mod resume;
+mod slots;
 mod status;
 pub(crate) mod submit;
 mod views;

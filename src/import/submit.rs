@@ -3,6 +3,7 @@
 //! ledger the moment Auth0 accepts it.
 
 use super::ledger::{self, to_ranges, Event};
+use super::slots::Slots;
 use crate::error::{Error, Result};
 use crate::runtime::{block_on, queue_notice};
 use auth0_api::jobs::ImportRequest;
@@ -12,10 +13,6 @@ use std::time::{Duration, Instant};
 
 /// Auth0 runs at most two import jobs per tenant.
 pub const MAX_RUNNING: usize = 2;
-/// Polling while waiting for a slot: soon at first, then less often (each GET counts against
-/// the tenant's rate limit), and never later than a job's own estimate of its remaining time.
-const FIRST_POLL: Duration = Duration::from_millis(100);
-const MAX_POLL: Duration = Duration::from_secs(2);
 const NOTICE_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Batch<'a> {
@@ -168,34 +165,24 @@ pub fn submit_all(
         import_id: batch.import_id,
         armed: true,
     };
-    let mut running: Vec<String> = Vec::new();
+    let mut slots = Slots::default();
     let mut answered = 0usize;
     let mut last_notice = Instant::now();
     for file in files {
         let file = file?;
         let n = file.number;
-        // Wait for a free slot among this import's own jobs.
-        let mut poll = FIRST_POLL;
-        loop {
-            if running.len() < MAX_RUNNING {
-                break;
-            }
-            let mut still = Vec::new();
-            let mut soonest: Option<Duration> = None;
-            for id in running.drain(..) {
+        // Wait for a free slot among this import's own jobs, looking at each job when it is
+        // expected to end (see slots.rs).
+        while slots.len() >= MAX_RUNNING {
+            for id in slots.due(Instant::now()) {
                 match block_on(client.get_job(&id))?? {
                     Some(j) if !j.is_finished() => {
-                        if let Some(t) = j.time_left_seconds {
-                            let t = Duration::from_secs(t.max(0) as u64);
-                            soonest = Some(soonest.map_or(t, |s| s.min(t)));
-                        }
-                        still.push(id)
+                        slots.still_running(&id, j.time_left_seconds, Instant::now())
                     }
-                    _ => {}
+                    _ => slots.finished(&id, Instant::now()),
                 }
             }
-            running = still;
-            if running.len() < MAX_RUNNING {
+            if slots.len() < MAX_RUNNING {
                 break;
             }
             if last_notice.elapsed() >= NOTICE_EVERY {
@@ -206,9 +193,8 @@ pub fn submit_all(
                     n + 1
                 ));
             }
-            let wait = poll.min(soonest.unwrap_or(MAX_POLL).max(FIRST_POLL));
+            let wait = slots.sleep(Instant::now());
             block_on(async move { tokio::time::sleep(wait).await })?;
-            poll = (poll * 2).min(MAX_POLL);
         }
         let request = ImportRequest {
             connection_id: batch.connection_id.to_string(),
@@ -242,7 +228,7 @@ pub fn submit_all(
                     emails: file.emails,
                     at: at(),
                 })?;
-                running.push(job.id);
+                slots.started(job.id, file.indices.len(), Instant::now());
                 answered += 1;
             }
             Err(e) if e.outcome_unknown() => {

@@ -25,8 +25,10 @@ struct Args {
     /// Token-bucket limit on the API, BURST/PER_SECOND (e.g. 10/2); unlimited when absent.
     #[arg(long)]
     rate_limit: Option<RateLimit>,
-    /// Users per second that import jobs process.
-    #[arg(long, default_value_t = 5000.0)]
+    /// Users per second that one import job processes: a number, or Auth0's pace for a bulk
+    /// import tier: enterprise (about 55.6), production (18.5) or free (5.6); see
+    /// `auth0_emulator::state::import_pace` for where the figures come from.
+    #[arg(long, default_value = "5000", value_parser = parse_import_rate)]
     import_rate: f64,
     /// Users per second that export jobs process.
     #[arg(long, default_value_t = 50000.0)]
@@ -75,5 +77,18 @@ async fn main() {
     if let Err(e) = serve(listener, emu, shutdown).await {
         eprintln!("auth0-emulator: {e}");
         std::process::exit(1);
+    }
+}
+
+/// `--import-rate`: users per second, or an Auth0 tier's pace.
+fn parse_import_rate(s: &str) -> Result<f64, String> {
+    if let Some(pace) = auth0_emulator::state::import_pace(s) {
+        return Ok(pace);
+    }
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!(
+            "'{s}' is neither a positive number of users per second nor a tier (enterprise, production, free)"
+        )),
     }
 }
