@@ -132,6 +132,17 @@ impl From<Error> for ErrorReport {
     }
 }
 
+/// The Management API scope an endpoint (method and path pattern) needs.
+pub fn scope_for(endpoint: &str) -> &'static str {
+    match endpoint {
+        e if e.starts_with("PATCH /api/v2/users") => "update:users",
+        e if e.starts_with("DELETE /api/v2/users") => "delete:users",
+        "POST /api/v2/jobs/users-imports" => "create:users",
+        e if e.contains("/connections") => "read:connections",
+        _ => "read:users",
+    }
+}
+
 fn api_report(e: auth0_api::Error) -> ErrorReport {
     use auth0_api::Error as A;
     let message = e.to_string();
@@ -149,10 +160,15 @@ fn api_report(e: auth0_api::Error) -> ErrorReport {
                     PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                     "Check the credentials in the user mapping (client_id/client_secret or api_token).",
                 ),
-                (403, _) => (
-                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    "Grant the application the Management API scopes it needs (read:users, read:connections, create:users).",
-                ),
+                (403, _) => {
+                    let hint = format!(
+                        "Grant the user mapping's application the Management API scope {} (Auth0 dashboard: Applications > APIs > Auth0 Management API > Machine To Machine Applications).",
+                        scope_for(endpoint)
+                    );
+                    return ErrorReport::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message, FUNC)
+                        .set_detail(detail)
+                        .set_hint(hint);
+                }
                 (404, _) => (PgSqlErrorCode::ERRCODE_FDW_ERROR, "The object does not exist in this tenant."),
                 (413, _) => (PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED, "Send smaller requests."),
                 (s, _) if s >= 500 => (

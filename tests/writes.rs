@@ -875,3 +875,193 @@ fn rollback_after_update_and_delete_sends_nothing() {
     assert_eq!(emu.emulator.request_count("DELETE /api/v2/users/{id}"), 0);
     assert_eq!(stored_users(&emu), before);
 }
+
+#[test]
+fn updates_read_the_table_columns_and_keep_what_they_do_not_set() {
+    let emu = fast_tenant(60);
+    let mut db = Db::new("write_update_edges");
+    db.attach(&emu);
+    let before = stored_users(&emu);
+    let verified_db_user = |skip: usize| -> String {
+        before
+            .iter()
+            .filter(|(_, d)| auth0_emulator::store::first_connection(d) == Some(DB_CONNECTION))
+            .filter(|(_, d)| d.get("email_verified") == Some(&serde_json::json!(true)))
+            .map(|(id, _)| id.clone())
+            .nth(skip)
+            .unwrap()
+    };
+
+    // A view that swaps two columns' names: Auth0 gets the table's columns.
+    let swapped = verified_db_user(0);
+    db.exec(&format!(
+        "CREATE VIEW swapped AS SELECT user_id, name AS nickname, nickname AS name FROM auth0.users;
+         UPDATE swapped SET nickname = 'Set Through A View' WHERE user_id = '{swapped}'"
+    ));
+    // (An upsert job: it lands when the emulator runs it.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stored_users(&emu)[&swapped].get("name") != Some(&serde_json::json!("Set Through A View"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upsert never landed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let now = stored_users(&emu);
+    assert_eq!(
+        now[&swapped].get("nickname"),
+        before[&swapped].get("nickname")
+    );
+
+    // A table without email_verified: an upsert would reset it, so the change is a PATCH and
+    // the user stays verified.
+    let narrow_user = verified_db_user(1);
+    db.exec(
+        "CREATE FOREIGN TABLE narrow (user_id text, email text, name text, connection text)
+           SERVER emu OPTIONS (rowid_column 'user_id')",
+    );
+    emu.emulator.clear_requests();
+    db.exec(&format!(
+        "UPDATE narrow SET name = 'Narrow' WHERE user_id = '{narrow_user}'"
+    ));
+    assert_eq!(emu.emulator.request_count("PATCH /api/v2/users/{id}"), 1);
+    let now = stored_users(&emu);
+    assert_eq!(now[&narrow_user]["name"], "Narrow");
+    assert_eq!(now[&narrow_user]["email_verified"], true);
+
+    // RETURNING and inheritance parents are refused before anything is read.
+    emu.emulator.clear_requests();
+    let e = db.error("UPDATE auth0.users SET name = 'x' RETURNING user_id");
+    assert_eq!(e.code, "0A000", "{}", e.text());
+    let e = db.error("DELETE FROM auth0.users RETURNING user_id");
+    assert_eq!(e.code, "0A000", "{}", e.text());
+    db.exec(
+        "CREATE TABLE parent (user_id text, name text);
+         CREATE FOREIGN TABLE child () INHERITS (parent) SERVER emu OPTIONS (rowid_column 'user_id')",
+    );
+    let e = db.error("UPDATE parent SET name = 'x'");
+    assert_eq!(e.code, "0A000", "{}", e.text());
+    assert!(e.message.contains("inheritance"), "{}", e.text());
+    assert_eq!(emu.emulator.lock().total_requests, 0);
+}
+
+#[test]
+fn a_later_write_of_the_session_waits_for_its_earlier_update_job() {
+    // Import jobs slow enough to still run at the next COMMIT.
+    let emu = common::tenant_with(auth0_emulator::state::Config {
+        seed_users: 40,
+        import_users_per_second: 2.0,
+        ..auth0_emulator::state::Config::default()
+    });
+    let mut db = Db::new("write_order");
+    db.attach(&emu);
+    let user = stored_users(&emu)
+        .into_iter()
+        .find(|(_, d)| {
+            auth0_emulator::store::first_connection(d) == Some(DB_CONNECTION)
+                && d.get("email").is_some()
+        })
+        .map(|(id, _)| id)
+        .unwrap();
+    let (mut session, notices) = connect_collecting_notices(&db.name);
+    // An upsert job, then a DELETE of the same user in the next transaction.
+    session
+        .batch_execute(&format!(
+            "UPDATE auth0.users SET name = 'Upserted' WHERE user_id = '{user}'"
+        ))
+        .unwrap();
+    assert_eq!(
+        emu.emulator
+            .request_count("POST /api/v2/jobs/users-imports"),
+        1
+    );
+    session
+        .batch_execute(&format!("DELETE FROM auth0.users WHERE user_id = '{user}'"))
+        .unwrap();
+    assert!(
+        notices
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|n| n.contains("waiting for this session's earlier UPDATE")),
+        "{:?}",
+        notices.lock().unwrap()
+    );
+    // The job ran first (it updated the user), then the DELETE: the user is gone for good.
+    let ids = imports_in(&notices.lock().unwrap());
+    assert_eq!(common::wait_completed(&mut db, &ids[0]).2, 1, "updated");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!stored_users(&emu).contains_key(&user));
+}
+
+#[test]
+fn a_commit_stopped_by_auth0_leaves_every_batch_in_the_ledger_to_resume() {
+    let emu = fast_tenant(60);
+    let mut db = Db::new("write_resume");
+    db.attach(&emu);
+    let before = stored_users(&emu);
+    let social: Vec<String> = before
+        .iter()
+        .filter(|(_, d)| auth0_emulator::store::first_connection(d) != Some(DB_CONNECTION))
+        .map(|(id, _)| id.clone())
+        .take(3)
+        .collect();
+    let doomed: String = before
+        .keys()
+        .find(|id| !social.contains(id))
+        .unwrap()
+        .clone();
+    // The application may not PATCH: the COMMIT fails at the first request.
+    emu.emulator
+        .arm(auth0_emulator::state::Fault::on("PATCH /api/v2/users/{id}").status(403));
+    let (mut session, notices) = connect_collecting_notices(&db.name);
+    let e = session
+        .batch_execute(&format!(
+            "BEGIN;
+             UPDATE auth0.users SET blocked = true WHERE user_id = ANY({});
+             DELETE FROM auth0.users WHERE user_id = '{doomed}';
+             COMMIT;",
+            id_array(&social)
+        ))
+        .unwrap_err();
+    let e = e.as_db_error().expect("a database error");
+    assert_eq!(e.code().code(), "42501", "{}", e.message());
+    assert!(
+        e.hint().unwrap_or("").contains("update:users"),
+        "{:?}",
+        e.hint()
+    );
+    assert_eq!(emu.emulator.request_count("DELETE /api/v2/users/{id}"), 0);
+    // Both batches are in the ledger, their users not sent.
+    let ids = imports_in(&notices.lock().unwrap());
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let mut not_sent = 0;
+    for id in &ids {
+        let status: String = db.one(&format!("SELECT status FROM auth0_job_status('{id}')"));
+        assert_eq!(status, "interrupted", "{id}");
+        not_sent += db
+            .rows(&format!(
+                "SELECT 1 FROM auth0_job_errors('{id}') WHERE code = 'NOT_SUBMITTED' AND user_id IS NOT NULL"
+            ))
+            .len();
+    }
+    assert_eq!(not_sent, 4);
+    // Resumed once the scope is there: every user done.
+    for id in &ids {
+        db.exec(&format!("SELECT auth0_import_resume('{id}')"));
+        let (status, total, failed): (String, i32, i32) = {
+            let r = &db.rows(&format!(
+                "SELECT status, total, failed FROM auth0_job_status('{id}')"
+            ))[0];
+            (r.get(0), r.get(1), r.get(2))
+        };
+        assert_eq!((status.as_str(), failed), ("completed", 0), "{id}");
+        assert!(total == 3 || total == 1);
+    }
+    let after = stored_users(&emu);
+    assert!(!after.contains_key(&doomed));
+    for id in &social {
+        assert_eq!(after[id]["blocked"], true, "{id}");
+    }
+}

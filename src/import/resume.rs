@@ -7,6 +7,9 @@
 //! import began means inserted; changed by this upsert means updated; there before and
 //! untouched (no upsert) is what Auth0 reports as DUPLICATED_USER; not found stays unknown, to
 //! be looked up again later (Auth0 may still be running that job) — never a false failure.
+//!
+//! A batch of `PATCH`es or `DELETE`s (an `UPDATE` or `DELETE` through `auth0.users`) sends the
+//! requests of its users that were not sent or whose answer was lost: both are idempotent.
 
 #![allow(clippy::result_large_err)]
 
@@ -72,6 +75,26 @@ fn resume(id: &str) -> Result<String> {
     let client = server.client()?;
     // This session writes to the tenant: its kept exports no longer show it as it is.
     crate::kept_exports::forget_server(server.oid.to_u32());
+
+    // A batch of PATCHes or DELETEs: send the requests not sent, or whose answer was lost.
+    if let Some(d) = &rec.direct {
+        let mut indices = rec.unsubmitted_indices();
+        indices.extend(&d.unanswered);
+        indices.sort_unstable();
+        indices.dedup();
+        if indices.is_empty() {
+            pgrx::notice!("auth0_io: import {id} has nothing to resume: every user was answered");
+            return Ok(id.to_string());
+        }
+        let operation = crate::write::direct::kept_operation(id, &d.operation)?;
+        ledger::append(&Event::Resumed {
+            import: id.to_string(),
+            at: crate::time::now_iso(),
+            role: ledger::current_role(),
+        })?;
+        crate::write::direct::apply(client, id, &d.user_ids, &operation, indices)?;
+        return Ok(id.to_string());
+    }
 
     // 1. Users of files whose answer was lost.
     for u in &rec.unknown {

@@ -122,10 +122,17 @@ fn status_of_import(imp: &ImportRecord) -> Result<StatusRow> {
     // Stopped before every file was sent, with the rest kept: auth0_import_resume sends them,
     // so this is not final (and no summary is recorded).
     let resumable = matches!(imp.submission, Submission::Interrupted(_))
-        && imp
-            .unsent_files()
-            .iter()
-            .any(|&n| ledger::has_pending(&imp.id, n));
+        && match &imp.direct {
+            // A PATCH batch keeps its bodies until every user is answered; a DELETE needs none.
+            Some(d) => {
+                !imp.unsubmitted_indices().is_empty()
+                    && (d.operation == "delete" || ledger::has_pending(&imp.id, 0))
+            }
+            None => imp
+                .unsent_files()
+                .iter()
+                .any(|&n| ledger::has_pending(&imp.id, n)),
+        };
     let status = if finished && resumable {
         "interrupted"
     } else if finished && unresolved > 0 {
@@ -460,8 +467,8 @@ fn auth0_job_errors(
                     user_id(i),
                     "OUTCOME_UNKNOWN".into(),
                     format!(
-                        "the {} request for this user was sent but its answer was not recorded (the session ended); Auth0 may have applied it",
-                        d.operation
+                        "the {} request for this user was sent but its answer was lost; Auth0 may have applied it: auth0_import_resume('{}') sends it again",
+                        d.operation, imp.id
                     ),
                     None,
                     None,

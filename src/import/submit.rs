@@ -145,13 +145,14 @@ impl Drop for Interruption<'_> {
 /// keeping at most two of this import's Auth0 jobs running. Each outcome is in the ledger the
 /// moment it is known, and the file's kept copy is then dropped, so no file is ever sent twice:
 /// a created job (`Job`), a refusal (`ChunkFailed`, its users failed), or a broken answer
-/// (`ChunkUnknown`: Auth0 may have the job; `auth0_import_resume` reconciles it).
+/// (`ChunkUnknown`: Auth0 may have the job; `auth0_import_resume` reconciles it). Returns the
+/// ids of the jobs created.
 pub fn submit_all(
     client: &Client,
     batch: &Batch,
     total_files: usize,
     files: impl IntoIterator<Item = Result<File>>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     if !take_submission_lock(batch.import_id)? {
         return Err(Error::invalid(
             pgrx::PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
@@ -166,6 +167,7 @@ pub fn submit_all(
         armed: true,
     };
     let mut slots = Slots::default();
+    let mut created = Vec::new();
     let mut answered = 0usize;
     let mut last_notice = Instant::now();
     for file in files {
@@ -228,6 +230,7 @@ pub fn submit_all(
                     emails: file.emails,
                     at: at(),
                 })?;
+                created.push(job.id.clone());
                 slots.started(job.id, file.indices.len(), Instant::now());
                 answered += 1;
             }
@@ -303,7 +306,7 @@ pub fn submit_all(
         import: batch.import_id.to_string(),
         at: crate::time::now_iso(),
     })?;
-    Ok(())
+    Ok(created)
 }
 
 /// The e-mails of a kept file's records, lower-cased, in order.

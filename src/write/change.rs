@@ -103,18 +103,42 @@ pub fn refuse_column(table: &str, column: &str) -> Option<Error> {
 
 /// One user's pending change: what the scan read of it, and the columns set (later statements
 /// of the transaction win, column by column).
+///
+/// What the scan read is `None` when the table has no such column (so it is not known), and
+/// `Some(None)` when the user has no such value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Change {
     pub user_id: String,
-    /// The user's connection, e-mail and `email_verified` as the scan read them.
-    pub connection: Option<String>,
-    pub email: Option<String>,
-    pub email_verified: Option<bool>,
+    pub connection: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub email_verified: Option<Option<bool>>,
     /// The metadata as the scan read them (to unset the keys a new value drops).
-    pub app_metadata: Option<Value>,
-    pub user_metadata: Option<Value>,
+    pub app_metadata: Option<Option<Value>>,
+    pub user_metadata: Option<Option<Value>>,
     /// Column → new value (`Value::Null` for NULL), in the order first set.
     pub set: Map<String, Value>,
+}
+
+impl Change {
+    /// Fills in what an earlier statement's table did not read from a later one's `other`
+    /// (both read the same Auth0 state: nothing is applied before COMMIT).
+    pub fn learn(&mut self, other: Change) {
+        fn fill<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if mine.is_none() {
+                *mine = theirs;
+            }
+        }
+        fill(&mut self.connection, other.connection);
+        fill(&mut self.email, other.email);
+        fill(&mut self.email_verified, other.email_verified);
+        fill(&mut self.app_metadata, other.app_metadata);
+        fill(&mut self.user_metadata, other.user_metadata);
+    }
+
+    /// The user's connection, when known.
+    pub fn connection_name(&self) -> Option<&str> {
+        self.connection.as_ref()?.as_deref()
+    }
 }
 
 /// Checks one column's new value (before anything is queued): 23502 for a NULL Auth0 refuses,
@@ -155,21 +179,25 @@ pub enum Route {
 }
 
 /// The route of `change`; `database` says whether the user's connection takes import jobs.
+/// An upsert needs the user's e-mail (its key) and `email_verified` (which it would otherwise
+/// reset) as the scan read them.
 pub fn route(change: &Change, database: bool) -> Route {
+    let email = change.email.clone().flatten();
     let upsertable = database
-        && change.email.is_some()
+        && email.is_some()
+        && change.email_verified.is_some()
         && change
             .set
             .iter()
             .all(|(k, v)| UPSERTABLE_COLUMNS.contains(&k.as_str()) && !v.is_null());
     if upsertable {
         let mut rec = Map::new();
-        rec.insert("email".into(), Value::from(change.email.clone()));
+        rec.insert("email".into(), Value::from(email));
         let verified = change
             .set
             .get("email_verified")
             .and_then(Value::as_bool)
-            .or(change.email_verified)
+            .or(change.email_verified.flatten())
             .unwrap_or(false);
         rec.insert("email_verified".into(), Value::Bool(verified));
         for (k, v) in &change.set {
@@ -180,8 +208,8 @@ pub fn route(change: &Change, database: bool) -> Route {
     let mut body = Map::new();
     for (k, v) in &change.set {
         let value = match k.as_str() {
-            "app_metadata" => metadata_patch(change.app_metadata.as_ref(), v),
-            "user_metadata" => metadata_patch(change.user_metadata.as_ref(), v),
+            "app_metadata" => metadata_patch(change.app_metadata.clone().flatten().as_ref(), v),
+            "user_metadata" => metadata_patch(change.user_metadata.clone().flatten().as_ref(), v),
             _ => v.clone(),
         };
         body.insert(k.clone(), value);
@@ -191,8 +219,8 @@ pub fn route(change: &Change, database: bool) -> Route {
         .keys()
         .any(|k| IDENTITY_COLUMNS.contains(&k.as_str()))
     {
-        if let Some(c) = &change.connection {
-            body.insert("connection".into(), Value::from(c.clone()));
+        if let Some(c) = change.connection_name() {
+            body.insert("connection".into(), Value::from(c));
         }
     }
     Route::Patch(Value::Object(body))
@@ -227,11 +255,11 @@ mod tests {
     fn change(set: Value) -> Change {
         Change {
             user_id: "auth0|1".into(),
-            connection: Some("db".into()),
-            email: Some("a@x.com".into()),
-            email_verified: Some(true),
-            app_metadata: Some(json!({"plan": "free", "old": 1})),
-            user_metadata: None,
+            connection: Some(Some("db".into())),
+            email: Some(Some("a@x.com".into())),
+            email_verified: Some(Some(true)),
+            app_metadata: Some(Some(json!({"plan": "free", "old": 1}))),
+            user_metadata: Some(None),
             set: set.as_object().unwrap().clone(),
         }
     }
@@ -250,13 +278,16 @@ mod tests {
             route(&c, true),
             Route::Upsert(json!({"email": "a@x.com", "email_verified": false}))
         );
-        // Unknown before: false, which is what Auth0 would set anyway.
+        // The user has none: false, which is what Auth0 would set anyway.
         let mut c = change(json!({"name": "N"}));
-        c.email_verified = None;
+        c.email_verified = Some(None);
         assert_eq!(
             route(&c, true),
             Route::Upsert(json!({"email": "a@x.com", "email_verified": false, "name": "N"}))
         );
+        // Not read (a table without the column): an upsert would reset it, so PATCH.
+        c.email_verified = None;
+        assert_eq!(route(&c, true), Route::Patch(json!({"name": "N"})));
     }
 
     #[test]
@@ -271,7 +302,7 @@ mod tests {
         let c = change(json!({"name": "N"}));
         assert_eq!(route(&c, false), Route::Patch(json!({"name": "N"})));
         let mut c = change(json!({"name": "N"}));
-        c.email = None;
+        c.email = Some(None);
         assert_eq!(route(&c, true), Route::Patch(json!({"name": "N"})));
         // A NULL cannot be upserted.
         let c = change(json!({"name": null}));
@@ -301,6 +332,22 @@ mod tests {
             json!({"a": null})
         );
         assert_eq!(metadata_patch(None, &json!({})), json!({}));
+    }
+
+    #[test]
+    fn a_later_statement_fills_in_what_an_earlier_table_did_not_read() {
+        let mut narrow = Change {
+            user_id: "auth0|1".into(),
+            email: Some(Some("a@x.com".into())),
+            ..Change::default()
+        };
+        narrow.learn(change(json!({})));
+        assert_eq!(narrow.email_verified, Some(Some(true)));
+        assert_eq!(
+            narrow.app_metadata,
+            Some(Some(json!({"plan": "free", "old": 1})))
+        );
+        assert_eq!(narrow.email, Some(Some("a@x.com".into())));
     }
 
     #[test]

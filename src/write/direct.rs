@@ -3,12 +3,15 @@
 //!
 //! Each batch is an import of the ledger (`auth0_imports`, type `users_update` or
 //! `users_delete` in `auth0_job_status`), so its users are accounted for like an import's:
-//! - its users (by `user_id`) enter the ledger before any request;
+//! - its users (by `user_id`) and its `PATCH` bodies enter the ledger before anything of the
+//!   transaction is sent ([`enter`]);
 //! - before each window of [`WINDOW`] requests an `Applying` event names them, and after it an
 //!   `Applied` event records each answer: done, failed (with Auth0's answer), or not sent;
 //! - a stop in the middle (an ERROR, a cancel: the COMMIT fails) records what was answered, and
 //!   the rest as never sent (`NOT_SUBMITTED` in `auth0_job_errors`); only the request in
-//!   flight, or a window cut by a crash, is `OUTCOME_UNKNOWN`.
+//!   flight, or a window cut by a crash, is `OUTCOME_UNKNOWN`;
+//! - `auth0_import_resume` sends the requests of the users not sent or whose answer is unknown
+//!   (both requests are idempotent: the same body, or a user already gone).
 //!
 //! Requests go one at a time. The client waits out Auth0's 429s by its rate-limit headers
 //! (`x-ratelimit-reset`), so a large batch runs at the tenant's rate limit, cancellably.
@@ -27,6 +30,7 @@ const WINDOW: usize = 25;
 const NOTICE_EVERY: Duration = Duration::from_secs(5);
 
 /// What is done to each user of a batch.
+#[derive(Debug)]
 pub enum Operation {
     /// `PATCH` with each user's body.
     Update(Vec<Value>),
@@ -34,7 +38,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Operation::Update(_) => "update",
             Operation::Delete => "delete",
@@ -42,23 +46,38 @@ impl Operation {
     }
 }
 
-/// Sends one batch: `users` (ids) of `connection` (the name shown in the ledger), with
-/// `operation`. Returns the import id. Per-user refusals are recorded and do not fail the
-/// batch; a stop (Auth0 unreachable, credentials or scopes refused, rate limit not lifted in
-/// time, a cancel) is an ERROR after what was answered is recorded.
-pub fn send(
-    server: &Server,
+/// A batch in the ledger, not sent yet.
+pub struct Entered {
+    pub id: String,
+    pub server: Server,
+    users: Vec<String>,
+    operation: Operation,
+}
+
+/// Enters one batch in the ledger before anything of the transaction is sent: `users` (ids) of
+/// `connection` (the name shown in the ledger), with `operation`. The bodies of `PATCH`es are
+/// kept with it (as a pending file), so `auth0_import_resume` can send what was not sent.
+pub fn enter(
+    server: Server,
     connection: &str,
     users: Vec<String>,
     operation: Operation,
-) -> Result<String> {
-    let client = server.client()?;
+) -> Result<Entered> {
     let id = submit::new_import_id();
     if !submit::take_submission_lock(&id)? {
         return Err(Error::invalid(
             PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
             "another session holds this batch's submission lock (a hash collision of import ids); run the transaction again",
         ));
+    }
+    if let Operation::Update(bodies) = &operation {
+        let kept = serde_json::to_vec(bodies).map_err(|e| {
+            Error::invalid(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("cannot keep the PATCH bodies: {e}"),
+            )
+        })?;
+        ledger::keep_pending(&id, 0, &kept)?;
     }
     let total = users.len();
     ledger::append(&Event::Import {
@@ -81,32 +100,89 @@ pub fn send(
             user_ids: users.clone(),
         }),
     })?;
-    crate::kept_exports::forget_server(server.oid.to_u32());
-    let verb = operation.name();
     queue_notice(format!(
-        "auth0_io: import {id}: {verb} of {total} user(s) of connection {connection}, one request each; follow it with auth0_job_status('{id}')"
+        "auth0_io: import {id}: {} of {total} user(s) of connection {connection}, one request each; follow it with auth0_job_status('{id}')",
+        operation.name()
     ));
+    Ok(Entered {
+        id,
+        server,
+        users,
+        operation,
+    })
+}
+
+impl Entered {
+    /// Sends every request of the batch.
+    pub fn send(&self) -> Result<()> {
+        crate::kept_exports::forget_server(self.server.oid.to_u32());
+        apply(
+            self.server.client()?,
+            &self.id,
+            &self.users,
+            &self.operation,
+            (0..self.users.len()).collect(),
+        )
+    }
+}
+
+/// The batch's `PATCH` bodies, kept when it entered the ledger (for `auth0_import_resume`).
+pub fn kept_operation(id: &str, operation: &str) -> Result<Operation> {
+    if operation == "delete" {
+        return Ok(Operation::Delete);
+    }
+    let kept = ledger::read_pending(id, 0)?.ok_or_else(|| {
+        Error::invalid(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("the changes of batch {id} were not kept, so they cannot be sent"),
+        )
+        .with_hint(format!(
+            "auth0_job_errors('{id}') lists the users not updated: run the UPDATE again for them."
+        ))
+    })?;
+    let bodies = serde_json::from_slice::<Vec<Value>>(&kept).map_err(|e| {
+        Error::invalid(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            format!("the kept changes of batch {id} cannot be read: {e}"),
+        )
+    })?;
+    Ok(Operation::Update(bodies))
+}
+
+/// Sends the requests of the users at `indices` (of `users`), recording each answer. Per-user
+/// refusals are recorded and do not stop the batch (a WARNING counts them); a stop (Auth0
+/// unreachable, credentials or scopes refused, rate limit not lifted in time, a cancel) is an
+/// ERROR after what was answered is recorded.
+pub fn apply(
+    client: &auth0_api::Client,
+    id: &str,
+    users: &[String],
+    operation: &Operation,
+    indices: Vec<usize>,
+) -> Result<()> {
+    let verb = operation.name();
+    let total = indices.len();
     let mut progress = Progress {
-        import: &id,
+        import: id,
         window: vec![],
         done: vec![],
         failed: vec![],
         in_flight: None,
         armed: true,
     };
+    let (mut refused, mut answered) = (0usize, 0usize);
     let mut last_notice = Instant::now();
-    for start in (0..total).step_by(WINDOW) {
-        let window: Vec<usize> = (start..(start + WINDOW).min(total)).collect();
+    for window in indices.chunks(WINDOW) {
         ledger::append(&Event::Applying {
-            import: id.clone(),
-            indices: to_ranges(&window),
+            import: id.to_string(),
+            indices: to_ranges(window),
             at: crate::time::now_iso(),
         })?;
-        progress.window = window.clone();
-        for i in window {
+        progress.window = window.to_vec();
+        for &i in window {
             progress.in_flight = Some(i);
             let user_id = &users[i];
-            let answer = match &operation {
+            let answer = match operation {
                 Operation::Update(bodies) => {
                     block_on(client.update_user(user_id, &bodies[i]))?.map(|found| found.is_some())
                 }
@@ -123,7 +199,7 @@ pub fn send(
                 Err(e) if e.outcome_unknown() => {
                     // Sent, answer lost (after the client's retries): left unanswered.
                     pgrx::warning!(
-                        "auth0_io: import {id}: the answer to the {verb} of user {} was lost ({e}); Auth0 may have applied it",
+                        "auth0_io: import {id}: the answer to the {verb} of user {} was lost ({e}); Auth0 may have applied it; auth0_import_resume('{id}') sends it again",
                         crate::error::cut(user_id)
                     );
                 }
@@ -142,22 +218,29 @@ pub fn send(
                 }),
             }
         }
+        refused += progress.failed.len();
+        answered += window.len();
         progress.record()?;
         if last_notice.elapsed() >= NOTICE_EVERY {
             last_notice = Instant::now();
             queue_notice(format!(
-                "auth0_io: import {id}: {verb} of {} of {total} user(s) answered",
-                (start + WINDOW).min(total)
+                "auth0_io: import {id}: {verb} of {answered} of {total} user(s) answered"
             ));
         }
     }
     progress.armed = false;
     drop(progress);
+    ledger::drop_all_pending(id);
     ledger::append(&Event::Submitted {
-        import: id.clone(),
+        import: id.to_string(),
         at: crate::time::now_iso(),
     })?;
-    Ok(id)
+    if refused > 0 {
+        pgrx::warning!(
+            "auth0_io: import {id}: Auth0 refused the {verb} of {refused} of {total} user(s); SELECT * FROM auth0_job_errors('{id}') lists them"
+        );
+    }
+    Ok(())
 }
 
 /// The answers of the current window, recorded when it ends, or when the submission stops

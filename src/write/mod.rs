@@ -6,6 +6,7 @@
 //! - [`record`]: a written row as an import record (pure, unit-tested);
 //! - [`change`]: an updated row as an upsert record or a `PATCH` body (pure, unit-tested);
 //! - [`direct`]: the `PATCH` and `DELETE` requests at COMMIT, with their ledger;
+//! - `earlier`: this session's upsert jobs of earlier `UPDATE`s, which later writes wait for;
 //! - this file: the transaction's queue and the commit.
 //!
 //! **UPDATE and DELETE read before COMMIT.** Their scan reads Auth0 as it is, like any
@@ -49,6 +50,7 @@
 
 pub mod change;
 pub mod direct;
+mod earlier;
 pub mod record;
 
 use crate::error::{Error, Result};
@@ -81,6 +83,8 @@ struct Queued {
     /// The import is in the ledger: from then on its files belong to it (resume), not to the
     /// transaction.
     in_ledger: bool,
+    /// It carries `UPDATE`s (an upsert import made at COMMIT).
+    from_update: bool,
 }
 
 impl Queued {
@@ -95,6 +99,7 @@ impl Queued {
             files: Vec::new(),
             rows: 0,
             in_ledger: false,
+            from_update: false,
         }
     }
 
@@ -204,15 +209,15 @@ pub fn insert(table: pg_sys::Oid, cols: &[(String, Option<Value>)]) -> Result<()
     })
 }
 
-/// What an `UPDATE`'s scan read of a user, besides its id (each `None` when the table has no
-/// such column, or the user no such value).
+/// What an `UPDATE`'s scan read of a user, besides its id: `None` when the table has no such
+/// column, `Some(None)` when the user has no such value.
 #[derive(Default)]
 pub struct Before {
-    pub connection: Option<String>,
-    pub email: Option<String>,
-    pub email_verified: Option<bool>,
-    pub app_metadata: Option<Value>,
-    pub user_metadata: Option<Value>,
+    pub connection: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub email_verified: Option<Option<bool>>,
+    pub app_metadata: Option<Option<Value>>,
+    pub user_metadata: Option<Option<Value>>,
 }
 
 /// Queues an `UPDATE` of one user of foreign table `table`: `set` is (column, new value; NULL
@@ -232,21 +237,22 @@ pub fn update(
     TRANSACTION.with(|t| {
         let mut t = t.borrow_mut();
         let key = (server, user_id.to_string());
+        let read = Change {
+            user_id: user_id.to_string(),
+            connection: before.connection,
+            email: before.email,
+            email_verified: before.email_verified,
+            app_metadata: before.app_metadata,
+            user_metadata: before.user_metadata,
+            set: Default::default(),
+        };
         let at = match t.update_at.get(&key) {
-            Some(&i) => i,
+            Some(&i) => {
+                t.updates[i].1.learn(read);
+                i
+            }
             None => {
-                t.updates.push((
-                    server,
-                    Change {
-                        user_id: user_id.to_string(),
-                        connection: before.connection,
-                        email: before.email,
-                        email_verified: before.email_verified,
-                        app_metadata: before.app_metadata,
-                        user_metadata: before.user_metadata,
-                        set: Default::default(),
-                    },
-                ));
+                t.updates.push((server, read));
                 let i = t.updates.len() - 1;
                 t.update_at.insert(key, i);
                 i
@@ -542,10 +548,38 @@ fn commit() -> Result<()> {
             ranges.len(),
             if upsert { " of an upsert import (existing users are updated)" } else { "" }
         ));
-        ready.push((server, conn, id, ranges, upsert));
+        let from_update = TRANSACTION.with(|t| t.borrow().queued[i].from_update);
+        ready.push((server, conn, id, ranges, upsert, from_update));
+    }
+    // ... and every PATCH and DELETE batch, one per server and connection.
+    let mut direct_batches = Vec::new();
+    for (server, connection, users, bodies) in patches {
+        direct_batches.push(direct::enter(
+            Server::open(server)?,
+            connection.as_deref().unwrap_or(""),
+            users,
+            direct::Operation::Update(bodies),
+        )?);
+    }
+    let deletes = TRANSACTION.with(|t| std::mem::take(&mut t.borrow_mut().deletes));
+    for ((server, connection), users) in group(deletes.into_iter().map(|(s, u, c)| ((s, c), u))) {
+        direct_batches.push(direct::enter(
+            Server::open(server)?,
+            connection.as_deref().unwrap_or(""),
+            users,
+            direct::Operation::Delete,
+        )?);
+    }
+    // This session's earlier UPDATEs must land first: their upsert jobs may still run.
+    for oid in ready
+        .iter()
+        .map(|r| r.0.oid)
+        .chain(direct_batches.iter().map(|b| b.server.oid))
+    {
+        earlier::wait(oid)?;
     }
     // 4. The jobs, one import after the other.
-    for (server, conn, id, ranges, upsert) in ready {
+    for (server, conn, id, ranges, upsert, from_update) in ready {
         let files_total = ranges.len();
         let import_id = id.clone();
         let files = ranges.into_iter().enumerate().map(move |(number, r)| {
@@ -562,7 +596,7 @@ fn commit() -> Result<()> {
                 body,
             })
         });
-        submit::submit_all(
+        let jobs = submit::submit_all(
             server.client()?,
             &submit::Batch {
                 import_id: &id,
@@ -574,24 +608,13 @@ fn commit() -> Result<()> {
             files_total,
             files,
         )?;
+        if from_update {
+            earlier::running(server.oid, jobs);
+        }
     }
-    // 5. The PATCHes, then the deletions, one batch per server and connection.
-    for (server, connection, users, bodies) in patches {
-        direct::send(
-            &Server::open(server)?,
-            connection.as_deref().unwrap_or(""),
-            users,
-            direct::Operation::Update(bodies),
-        )?;
-    }
-    let deletes = TRANSACTION.with(|t| std::mem::take(&mut t.borrow_mut().deletes));
-    for ((server, connection), users) in group(deletes.into_iter().map(|(s, u, c)| ((s, c), u))) {
-        direct::send(
-            &Server::open(server)?,
-            connection.as_deref().unwrap_or(""),
-            users,
-            direct::Operation::Delete,
-        )?;
+    // 5. The PATCHes, then the deletions.
+    for batch in &direct_batches {
+        batch.send()?;
     }
     Ok(())
 }
@@ -633,7 +656,7 @@ fn route_updates() -> Result<Patches> {
     for ((server, connection), changes) in group(
         updates
             .into_iter()
-            .map(|(s, c)| ((s, c.connection.clone()), c)),
+            .map(|(s, c)| ((s, c.connection_name().map(str::to_string)), c)),
     ) {
         // Only a database connection enabled for an application takes import jobs.
         let database = match &connection {
@@ -652,11 +675,10 @@ fn route_updates() -> Result<Patches> {
                     let queued = TRANSACTION.with(|t| -> Result<bool> {
                         let mut t = t.borrow_mut();
                         let at = *upserts.get_or_insert_with(|| {
-                            t.queued.push(Queued::new(
-                                server,
-                                connection.clone().unwrap_or_default(),
-                                true,
-                            ));
+                            let mut q =
+                                Queued::new(server, connection.clone().unwrap_or_default(), true);
+                            q.from_update = true;
+                            t.queued.push(q);
                             t.queued.len() - 1
                         });
                         let q = &mut t.queued[at];

@@ -63,7 +63,10 @@ unsafe extern "C-unwind" fn exec_foreign_insert(
     let queued = unsafe {
         let table = (*(*rinfo).ri_RelationDesc).rd_id;
         let previous = pg_sys::MemoryContextSwitchTo(ctx);
-        let queued = read_slot(slot).and_then(|cols| crate::write::insert(table, &cols));
+        let queued = read_slot(slot).and_then(|cols| {
+            let cols: Vec<_> = cols.into_iter().map(|(_, n, v)| (n, v)).collect();
+            crate::write::insert(table, &cols)
+        });
         pg_sys::MemoryContextSwitchTo(previous);
         pg_sys::MemoryContextReset(ctx);
         queued
@@ -101,13 +104,13 @@ pub(super) fn row_context() -> pg_sys::MemoryContext {
     })
 }
 
-/// The row in `slot` as (column name, value as JSON; NULL is `None`).
+/// The row in `slot` as (attribute number, column name, value as JSON; NULL is `None`).
 ///
 /// # Safety
 /// `slot` must be a valid slot holding a row of its tuple descriptor.
 pub(super) unsafe fn read_slot(
     slot: *mut pg_sys::TupleTableSlot,
-) -> Result<Vec<(String, Option<Value>)>> {
+) -> Result<Vec<(usize, String, Option<Value>)>> {
     // SAFETY: per the contract: `slot_getallattrs` fills `tts_values`/`tts_isnull` for every
     // attribute of the slot's descriptor, which the loop reads within `natts`.
     unsafe {
@@ -130,7 +133,7 @@ pub(super) unsafe fn read_slot(
                     &name,
                 )?)
             };
-            cols.push((name, value));
+            cols.push((i + 1, name, value));
         }
         Ok(cols)
     }

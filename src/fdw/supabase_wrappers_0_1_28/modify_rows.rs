@@ -13,12 +13,21 @@
 //! **What it does.**
 //! - `AddForeignUpdateTargets` runs the framework's (which adds `user_id` as the row's
 //!   identity), then adds the scan's values the write needs as junk columns named
-//!   `auth0_io_before_<column>` (for `DELETE`, only the connection).
-//! - `PlanForeignModify` refuses an `UPDATE` that sets a column Auth0 cannot change (428C9,
-//!   before any row is read), then runs the framework's.
-//! - `ExecForeignUpdate` and `ExecForeignDelete` read the plan's slot by column name and queue
-//!   the change. The framework's `BeginForeignModify`/`EndForeignModify` still run; their
+//!   `auth0_io_before_<column>` (for `DELETE`, only the connection). A child of an inheritance
+//!   tree or a partition is refused (0A000): the junk columns of children whose columns are
+//!   numbered differently would conflict, and Postgres reads `tableoid`, which Auth0 has not.
+//! - `PlanForeignModify` refuses `RETURNING` (0A000: nothing is written before COMMIT) and an
+//!   `UPDATE` that sets a column Auth0 cannot change (428C9), before any row is read; then it
+//!   runs the framework's.
+//! - `ExecForeignUpdate` takes the new values from the new row (`slot`, the table's own
+//!   columns, after BEFORE triggers) for the columns the statement sets (`ExecGetUpdatedCols`,
+//!   by number: an updatable view may name them otherwise); the row's id and what the scan
+//!   read come from the plan's junk columns, by their names. `ExecForeignDelete` reads the
+//!   junk columns. The framework's `BeginForeignModify`/`EndForeignModify` still run; their
 //!   state is left unused.
+//!
+//! A BEFORE trigger's change to a column the statement does not set is not sent (Auth0 gets
+//! the columns the statement sets, with the values the triggers left in them).
 //!
 //! **Test:** `tests/writes.rs` (`UPDATE` through upsert jobs and `PATCH`, `DELETE` and its
 //! guard, refusals).
@@ -75,6 +84,14 @@ unsafe extern "C-unwind" fn add_foreign_update_targets(
     // SAFETY: per the callback's contract (above): the relation's descriptor has `natts`
     // attributes; each Var made names one of them, and `add_row_identity_var` copies the name.
     unsafe {
+        if rtindex as i32 != (*(*root).parse).resultRelation {
+            let e = crate::error::Error::invalid(
+                pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "cannot UPDATE or DELETE auth0 foreign tables through an inheritance parent or a partitioned table",
+            )
+            .with_hint("UPDATE or DELETE the foreign table itself.");
+            ErrorReport::from(e).report(PgLogLevel::ERROR);
+        }
         if let Some(Some(framework)) = FRAMEWORK_ADD_TARGETS.get() {
             framework(root, rtindex, target_rte, target_relation);
         }
@@ -119,6 +136,15 @@ unsafe extern "C-unwind" fn plan_foreign_modify(
     // lookups return palloc'd names or NULL (checked), and `get_attname` raises an ERROR (not
     // UB) for a missing column.
     unsafe {
+        if !(*plan).returningLists.is_null() {
+            let e = crate::error::Error::invalid(
+                pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "RETURNING is not supported on auth0 foreign tables",
+            )
+            .with_detail("Writes reach Auth0 at COMMIT, so nothing they would return exists yet.")
+            .with_hint("Leave RETURNING out; SELECT the users after COMMIT.");
+            ErrorReport::from(e).report(PgLogLevel::ERROR);
+        }
         if (*plan).operation == pg_sys::CmdType::CMD_UPDATE {
             let rte = pgrx::pg_sys::planner_rt_fetch(result_relation, root);
             let relid = (*rte).relid;
@@ -162,7 +188,7 @@ unsafe extern "C-unwind" fn plan_foreign_modify(
 unsafe fn queue_row(
     rinfo: *mut pg_sys::ResultRelInfo,
     plan_slot: *mut pg_sys::TupleTableSlot,
-    queue: impl FnOnce(pg_sys::Oid, Vec<(String, Option<Value>)>) -> Result<()>,
+    queue: impl FnOnce(pg_sys::Oid, Vec<(usize, String, Option<Value>)>) -> Result<()>,
 ) {
     let ctx = row_context();
     // SAFETY: per the contract. What Postgres allocates while the row is read goes to our row
@@ -181,10 +207,10 @@ unsafe fn queue_row(
 }
 
 /// The row's `user_id`, or the error for a row without one (the scan always reads it).
-fn row_id(cols: &[(String, Option<Value>)]) -> Result<String> {
+fn row_id(cols: &[(usize, String, Option<Value>)]) -> Result<String> {
     cols.iter()
-        .find(|(n, _)| n == ROW_ID)
-        .and_then(|(_, v)| v.as_ref())
+        .find(|(_, n, _)| n == ROW_ID)
+        .and_then(|(_, _, v)| v.as_ref())
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| {
@@ -195,55 +221,81 @@ fn row_id(cols: &[(String, Option<Value>)]) -> Result<String> {
         })
 }
 
-fn before<'a>(cols: &'a [(String, Option<Value>)], column: &str) -> Option<&'a Value> {
+/// The scan's value of `column` for this row: `None` when the plan has no such junk column
+/// (the table has no such column), `Some(None)` for NULL.
+fn before<'a>(
+    cols: &'a [(usize, String, Option<Value>)],
+    column: &str,
+) -> Option<Option<&'a Value>> {
     let junk = BEFORE_UPDATE
         .iter()
         .find(|(c, _)| *c == column)
         .and_then(|(_, j)| j.to_str().ok())?;
     cols.iter()
-        .find(|(n, _)| n == junk)
-        .and_then(|(_, v)| v.as_ref())
+        .find(|(_, n, _)| n == junk)
+        .map(|(_, _, v)| v.as_ref())
 }
 
 #[pgrx::pg_guard]
-// SAFETY: installed as ExecForeignUpdate; the executor passes the target's result relation and
-// the plan's slot (the columns set, then the junk columns), valid for this call.
+// SAFETY: installed as ExecForeignUpdate; the executor passes its state, the target's result
+// relation, the new row (`slot`, the table's descriptor) and the plan's slot (with the junk
+// columns), all valid for this call.
 unsafe extern "C-unwind" fn exec_foreign_update(
-    _estate: *mut pg_sys::EState,
+    estate: *mut pg_sys::EState,
     rinfo: *mut pg_sys::ResultRelInfo,
     slot: *mut pg_sys::TupleTableSlot,
     plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    // SAFETY: per the callback's contract; the table's descriptor lists its columns.
+    // SAFETY: per the callback's contract. `ExecGetUpdatedCols` returns the statement's
+    // updated columns (offset by FirstLowInvalidHeapAttributeNumber); the new row's
+    // descriptor has those attributes, read within `natts` by `read_slot`.
     unsafe {
-        let desc = (*(*rinfo).ri_RelationDesc).rd_att;
-        let columns: Vec<String> = (*desc)
-            .attrs
-            .as_slice((*desc).natts as usize)
-            .iter()
-            .filter(|a| !a.attisdropped)
-            .map(|a| pgrx::name_data_to_str(&a.attname).to_string())
-            .collect();
+        let updated = pg_sys::ExecGetUpdatedCols(rinfo, estate);
+        let mut set_columns = Vec::new();
+        let mut member = -1;
+        loop {
+            member = pg_sys::bms_next_member(updated, member);
+            if member < 0 {
+                break;
+            }
+            set_columns.push((member + pg_sys::FirstLowInvalidHeapAttributeNumber) as usize);
+        }
+        let ctx = row_context();
+        let previous = pg_sys::MemoryContextSwitchTo(ctx);
+        let new_row = read_slot(slot);
+        pg_sys::MemoryContextSwitchTo(previous);
+        let new_row = match new_row {
+            Ok(r) => r,
+            Err(e) => {
+                pg_sys::MemoryContextReset(ctx);
+                ErrorReport::from(e).report(PgLogLevel::ERROR);
+                unreachable!("an ERROR does not return")
+            }
+        };
         queue_row(rinfo, plan_slot, |table, cols| {
             let user_id = row_id(&cols)?;
-            let text = |c: &str| before(&cols, c).and_then(Value::as_str).map(str::to_string);
-            let state = Before {
-                connection: text("connection"),
-                email: text("email"),
-                email_verified: before(&cols, "email_verified").and_then(Value::as_bool),
-                app_metadata: before(&cols, "app_metadata").cloned(),
-                user_metadata: before(&cols, "user_metadata").cloned(),
-            };
-            // The columns set: the plan's non-junk columns, named as the table's.
-            let set = cols
+            // The columns set, by number (1-based), as the table names them.
+            let set = new_row
                 .iter()
-                .filter(|(n, _)| n != ROW_ID && columns.contains(n))
-                .map(|(n, v)| (n.clone(), v.clone().unwrap_or(Value::Null)))
+                .filter(|(attno, ..)| set_columns.contains(attno))
+                .map(|(_, name, v)| (name.clone(), v.clone().unwrap_or(Value::Null)))
                 .collect();
-            write::update(table, &user_id, state, set)
+            write::update(table, &user_id, before_update(&cols), set)
         });
     }
     slot
+}
+
+/// What the scan read of the user (each `None` when the table has no such column).
+fn before_update(cols: &[(usize, String, Option<Value>)]) -> Before {
+    let text = |c: &str| before(cols, c).map(|v| v.and_then(Value::as_str).map(str::to_string));
+    Before {
+        connection: text("connection"),
+        email: text("email"),
+        email_verified: before(cols, "email_verified").map(|v| v.and_then(Value::as_bool)),
+        app_metadata: before(cols, "app_metadata").map(|v| v.cloned()),
+        user_metadata: before(cols, "user_metadata").map(|v| v.cloned()),
+    }
 }
 
 #[pgrx::pg_guard]
@@ -260,6 +312,7 @@ unsafe extern "C-unwind" fn exec_foreign_delete(
         queue_row(rinfo, plan_slot, |table, cols| {
             let user_id = row_id(&cols)?;
             let connection = before(&cols, "connection")
+                .flatten()
                 .and_then(Value::as_str)
                 .map(str::to_string);
             write::delete(table, &user_id, connection)
