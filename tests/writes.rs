@@ -1065,3 +1065,60 @@ fn a_commit_stopped_by_auth0_leaves_every_batch_in_the_ledger_to_resume() {
         assert_eq!(after[id]["blocked"], true, "{id}");
     }
 }
+
+#[test]
+fn writes_need_their_scopes_before_anything_is_sent() {
+    // An application that may read and import, but neither update nor delete.
+    let emu = common::tenant_with(auth0_emulator::state::Config {
+        seed_users: 20,
+        import_users_per_second: 10_000.0,
+        scopes: ["read:users", "read:connections", "create:users"]
+            .map(String::from)
+            .to_vec(),
+        ..auth0_emulator::state::Config::default()
+    });
+    let mut db = Db::new("write_scopes");
+    db.attach(&emu);
+    let before = stored_users(&emu);
+    let some = id_array(&before.keys().take(2).cloned().collect::<Vec<_>>());
+    for (sql, scope) in [
+        (
+            format!("DELETE FROM auth0.users WHERE user_id = ANY({some})"),
+            "delete:users",
+        ),
+        (
+            format!("UPDATE auth0.users SET blocked = true WHERE user_id = ANY({some})"),
+            "update:users",
+        ),
+    ] {
+        emu.emulator.clear_requests();
+        let e = db.error(&sql);
+        assert_eq!(e.code, "42501", "{sql}: {}", e.text());
+        assert!(e.message.contains(scope), "{sql}: {}", e.text());
+        assert!(e.hint.is_some(), "{sql}");
+        for route in WRITES {
+            assert_eq!(emu.emulator.request_count(route), 0, "{sql}: {route}");
+        }
+    }
+    assert_eq!(stored_users(&emu), before);
+    // The emulator refuses like Auth0 when asked anyway.
+    let client = auth0_api::Client::new(
+        auth0_api::ClientConfig::new(
+            &emu.url(),
+            auth0_api::Credentials::ClientCredentials {
+                client_id: auth0_emulator::state::DEFAULT_CLIENT_ID.into(),
+                client_secret: auth0_api::Secret::new(auth0_emulator::state::DEFAULT_CLIENT_SECRET),
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = before.keys().next().unwrap().clone();
+    let e = rt.block_on(client.delete_user(&id)).unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    assert!(e.to_string().contains("Insufficient scope"), "{e}");
+}

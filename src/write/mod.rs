@@ -503,6 +503,18 @@ fn commit() -> Result<()> {
         let conn = crate::import::import_connection(server.client()?, &connection)?;
         targets.push((i, server, conn, upsert));
     }
+    // ... and the credentials hold the scopes every write needs, before anything is sent.
+    for (_, server, ..) in &targets {
+        require_scope(server, "create users (bulk import jobs)", &["create:users"])?;
+    }
+    for (server, ..) in &patches {
+        require_scope(&Server::open(*server)?, "update users", &["update:users"])?;
+    }
+    let deleting: Vec<pg_sys::Oid> =
+        TRANSACTION.with(|t| t.borrow().deletes.iter().map(|d| d.0).collect());
+    for server in group(deleting.into_iter().map(|s| (s, ()))) {
+        require_scope(&Server::open(server.0)?, "delete users", &["delete:users"])?;
+    }
     // 3. Every import into the ledger, with its files, before any is sent: if a submission
     // stops, each import is there to be resumed.
     let mut ready = Vec::with_capacity(targets.len());
@@ -617,6 +629,27 @@ fn commit() -> Result<()> {
         batch.send()?;
     }
     Ok(())
+}
+
+/// 42501 when the server's credentials are known not to hold any of the scopes `any_of`
+/// (what the token says it grants; a token that does not say is left to Auth0's 403).
+fn require_scope(server: &Server, write: &str, any_of: &[&str]) -> Result<()> {
+    let Some(granted) = crate::runtime::block_on(server.client()?.granted_scopes())?? else {
+        return Ok(());
+    };
+    if any_of.iter().any(|s| granted.iter().any(|g| g == s)) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!(
+            "the user mapping's application for auth0 server \"{}\" lacks the Management API scope {} to {write}; nothing was sent",
+            crate::error::cut(&server.name),
+            any_of.join(" or ")
+        ),
+    )
+    .with_detail(format!("Its token grants: {}.", crate::error::cut(&granted.join(" "))))
+    .with_hint("Grant the scope in the Auth0 dashboard (Applications > APIs > Auth0 Management API > Machine To Machine Applications), then run the transaction again."))
 }
 
 /// Items grouped by key, groups in the order their key first came, items in order.

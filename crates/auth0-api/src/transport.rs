@@ -177,12 +177,28 @@ impl Client {
                 let cached = CachedToken::new(
                     t.access_token.clone(),
                     Duration::from_secs(t.expires_in.max(2)),
+                    t.scope.clone(),
                 );
                 *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(cached);
                 self.observer.on_event(&Event::TokenRefreshed);
                 Ok(t.access_token)
             }
         }
+    }
+
+    /// The Management API scopes the credentials hold, from the token (fetched when needed):
+    /// what `/oauth/token` said it granted, or a static token's `scope` claim. `None` when the
+    /// token does not say (then only Auth0's 403 tells).
+    pub async fn granted_scopes(&self) -> Result<Option<Vec<String>>> {
+        let scope = match &self.config.credentials {
+            Credentials::Token(t) => crate::token::jwt_scope(t.expose()),
+            Credentials::ClientCredentials { .. } => {
+                self.bearer().await?;
+                let guard = self.token.lock().unwrap_or_else(|p| p.into_inner());
+                guard.as_ref().and_then(|t| t.scope.clone())
+            }
+        };
+        Ok(scope.map(|s| s.split_whitespace().map(str::to_string).collect()))
     }
 
     /// Sends an authenticated Management API request; refreshes the token once on a 401.

@@ -33,6 +33,40 @@ pub struct Config {
     pub job_retention: Duration,
     /// Lifetime of issued access tokens in seconds (Auth0: 86400).
     pub token_ttl_seconds: i64,
+    /// The Management API scopes the application is granted (its tokens carry them; a route
+    /// that needs another answers 403 like Auth0).
+    pub scopes: Vec<String>,
+}
+
+/// The scopes an application gets by default: everything auth0_io uses.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "read:users",
+    "update:users",
+    "delete:users",
+    "create:users",
+    "read:connections",
+    "read:users_app_metadata",
+];
+
+/// The scopes a route accepts (any of them), as the Management API's reference lists them;
+/// `None` for routes that need none beyond a valid token.
+pub fn scopes_for(route: &str) -> Option<&'static [&'static str]> {
+    Some(match route {
+        "GET /api/v2/users" | "GET /api/v2/users/{id}" | "GET /api/v2/users-by-email" => {
+            &["read:users"]
+        }
+        "PATCH /api/v2/users/{id}" => &[
+            "update:users",
+            "update:users_app_metadata",
+            "update:current_user_metadata",
+        ],
+        "DELETE /api/v2/users/{id}" => &["delete:users"],
+        "POST /api/v2/jobs/users-imports" => &["create:users"],
+        "POST /api/v2/jobs/users-exports" => &["read:users"],
+        "GET /api/v2/jobs/{id}" | "GET /api/v2/jobs/{id}/errors" => &["create:users", "read:users"],
+        "GET /api/v2/connections" | "GET /api/v2/connections/{id}" => &["read:connections"],
+        _ => return None,
+    })
 }
 
 impl Default for Config {
@@ -48,6 +82,7 @@ impl Default for Config {
             location_ttl: Duration::from_secs(60),
             job_retention: Duration::from_secs(24 * 3600),
             token_ttl_seconds: 86_400,
+            scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -163,6 +198,8 @@ impl Fault {
 #[derive(Debug)]
 pub struct TokenInfo {
     pub expires_ms: i64,
+    /// The scopes granted to the token.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug)]

@@ -25,6 +25,10 @@ struct Args {
     /// Token-bucket limit on the API, BURST/PER_SECOND (e.g. 10/2); unlimited when absent.
     #[arg(long)]
     rate_limit: Option<RateLimit>,
+    /// The Management API scopes the application is granted, space-separated (default: every
+    /// scope auth0_io uses); routes that need another answer 403 like Auth0.
+    #[arg(long)]
+    scopes: Option<String>,
     /// Users per second that one import job processes: a number, or Auth0's pace for a bulk
     /// import tier: enterprise (about 55.6), production (18.5) or free (5.6); see
     /// `auth0_emulator::state::import_pace` for where the figures come from.
@@ -53,6 +57,10 @@ async fn main() {
         export_users_per_second: args.export_rate,
         location_ttl: Duration::from_secs(args.location_ttl),
         job_retention: Duration::from_secs(args.job_retention),
+        scopes: args
+            .scopes
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_else(|| Config::default().scopes),
         ..Config::default()
     };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {

@@ -38,7 +38,7 @@ pub async fn guard(State(emu): State<Emulator>, req: Request, next: Next) -> Res
         let now = st.now_ms();
         let (limited, headers) = take_rate_token(&emu, &mut st, now);
         let auth_error = if is_api {
-            check_bearer(&st, bearer.as_deref(), now)
+            check_bearer(&st, bearer.as_deref(), now, &key)
         } else {
             None
         };
@@ -60,8 +60,19 @@ pub async fn guard(State(emu): State<Emulator>, req: Request, next: Next) -> Res
         if limited {
             break 'respond errors::rate_limited();
         }
-        if let Some(message) = auth_error {
-            break 'respond errors::unauthorized(message);
+        match auth_error {
+            Some(Refusal::Unauthorized(message)) => break 'respond errors::unauthorized(message),
+            Some(Refusal::Scope(accepted)) => {
+                break 'respond errors::api_error(
+                    StatusCode::FORBIDDEN,
+                    &format!(
+                        "Insufficient scope; expected any of: {}.",
+                        accepted.join(",")
+                    ),
+                    Some("insufficient_scope"),
+                )
+            }
+            None => {}
         }
         let mut req = req;
         if let Some(f) = &fault {
@@ -122,19 +133,30 @@ fn take_rate_token(
     )
 }
 
+/// Why a request is refused before its route runs.
+enum Refusal {
+    /// 401, with Auth0's message.
+    Unauthorized(&'static str),
+    /// 403: the token has none of the scopes the route accepts.
+    Scope(&'static [&'static str]),
+}
+
 fn check_bearer(
     st: &crate::state::State,
     bearer: Option<&str>,
     now_ms: i64,
-) -> Option<&'static str> {
+    route: &str,
+) -> Option<Refusal> {
     match bearer {
-        None | Some("") => Some("Missing authentication"),
+        None | Some("") => Some(Refusal::Unauthorized("Missing authentication")),
         Some(token) => match st.tokens.get(token) {
-            None => Some("Invalid token"),
-            Some(info) if info.expires_ms <= now_ms => {
-                Some("Expired token received for JSON Web Token validation")
-            }
-            Some(_) => None,
+            None => Some(Refusal::Unauthorized("Invalid token")),
+            Some(info) if info.expires_ms <= now_ms => Some(Refusal::Unauthorized(
+                "Expired token received for JSON Web Token validation",
+            )),
+            Some(info) => crate::state::scopes_for(route)
+                .filter(|accepted| !accepted.iter().any(|a| info.scopes.iter().any(|s| s == a)))
+                .map(Refusal::Scope),
         },
     }
 }

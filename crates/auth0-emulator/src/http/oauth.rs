@@ -73,7 +73,7 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
         );
     }
 
-    let scope = "read:users update:users create:users read:connections read:users_app_metadata";
+    let scope = emu.config.scopes.join(" ");
     let mut st = emu.lock();
     let now = st.now_ms();
     let serial = st.next_serial();
@@ -97,6 +97,7 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
         access_token.clone(),
         TokenInfo {
             expires_ms: now + ttl * 1000,
+            scopes: emu.config.scopes.clone(),
         },
     );
     Json(json!({"access_token": access_token, "expires_in": ttl, "scope": scope, "token_type": "Bearer"}))
