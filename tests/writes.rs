@@ -956,13 +956,13 @@ fn a_later_write_of_the_session_waits_for_its_earlier_update_job() {
     });
     let mut db = Db::new("write_order");
     db.attach(&emu);
-    let user = stored_users(&emu)
+    let (user, email) = stored_users(&emu)
         .into_iter()
-        .find(|(_, d)| {
-            auth0_emulator::store::first_connection(d) == Some(DB_CONNECTION)
-                && d.get("email").is_some()
+        .find_map(|(id, d)| {
+            let email = d.get("email")?.as_str()?.to_string();
+            (auth0_emulator::store::first_connection(&d) == Some(DB_CONNECTION))
+                .then_some((id, email))
         })
-        .map(|(id, _)| id)
         .unwrap();
     let (mut session, notices) = connect_collecting_notices(&db.name);
     // An upsert job, then a DELETE of the same user in the next transaction.
@@ -988,11 +988,17 @@ fn a_later_write_of_the_session_waits_for_its_earlier_update_job() {
         "{:?}",
         notices.lock().unwrap()
     );
-    // The job ran first (it updated the user), then the DELETE: the user is gone for good.
+    // The job ran first (it updated the user), then the DELETE: no user has that e-mail any
+    // more (an upsert after the DELETE would have created one, with a new id).
     let ids = imports_in(&notices.lock().unwrap());
     assert_eq!(common::wait_completed(&mut db, &ids[0]).2, 1, "updated");
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    assert!(!stored_users(&emu).contains_key(&user));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let st = emu.emulator.lock();
+    assert!(st.users.get(&user).is_none());
+    assert!(
+        st.users.find_by_email_ci(&email).is_none(),
+        "{email} was created again"
+    );
 }
 
 #[test]
@@ -1121,4 +1127,74 @@ fn writes_need_their_scopes_before_anything_is_sent() {
     let e = rt.block_on(client.delete_user(&id)).unwrap_err();
     assert_eq!(e.status(), Some(403));
     assert!(e.to_string().contains("Insufficient scope"), "{e}");
+}
+
+#[test]
+fn a_lost_answer_is_unknown_until_resume_sends_it_again() {
+    let emu = fast_tenant(40);
+    let mut db = Db::new("write_lost");
+    db.attach(&emu);
+    db.exec("ALTER SERVER emu OPTIONS (ADD max_retries '1')");
+    let social: Vec<String> = stored_users(&emu)
+        .into_iter()
+        .filter(|(_, d)| auth0_emulator::store::first_connection(d) != Some(DB_CONNECTION))
+        .filter(|(_, d)| d.get("blocked") != Some(&serde_json::json!(true)))
+        .map(|(id, _)| id)
+        .take(2)
+        .collect();
+    assert_eq!(social.len(), 2);
+    // Every attempt of the first PATCH loses its answer (the first try and one retry).
+    emu.emulator.arm(
+        auth0_emulator::state::Fault::on("PATCH /api/v2/users/{id}")
+            .times(2)
+            .drop_connection(),
+    );
+    let (mut session, notices) = connect_collecting_notices(&db.name);
+    session
+        .batch_execute(&format!(
+            "UPDATE auth0.users SET blocked = true WHERE user_id = ANY({})",
+            id_array(&social)
+        ))
+        .unwrap();
+    let ids = imports_in(&notices.lock().unwrap());
+    assert_eq!(ids.len(), 1, "{:?}", notices.lock().unwrap());
+    let id = &ids[0];
+    assert!(
+        notices
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|n| n.starts_with("WARNING") && n.contains("lost")),
+        "{:?}",
+        notices.lock().unwrap()
+    );
+    let status: String = db.one(&format!("SELECT status FROM auth0_job_status('{id}')"));
+    assert_eq!(status, "outcome_unknown");
+    let unknown = db.rows(&format!(
+        "SELECT user_id FROM auth0_job_errors('{id}') WHERE code = 'OUTCOME_UNKNOWN'"
+    ));
+    assert_eq!(unknown.len(), 1);
+    let lost: String = unknown[0].get(0);
+    assert!(social.contains(&lost));
+    // Resume sends it again (a PATCH is idempotent); then every user is done, each once.
+    db.exec(&format!("SELECT auth0_import_resume('{id}')"));
+    let r = &db.rows(&format!(
+        "SELECT status, total, updated, failed FROM auth0_job_status('{id}')"
+    ))[0];
+    assert_eq!(
+        (
+            r.get::<_, String>(0),
+            r.get::<_, i32>(1),
+            r.get::<_, i32>(2),
+            r.get::<_, i32>(3)
+        ),
+        ("completed".to_string(), 2, 2, 0)
+    );
+    assert!(db
+        .rows(&format!("SELECT 1 FROM auth0_job_errors('{id}')"))
+        .is_empty());
+    let after = stored_users(&emu);
+    for u in &social {
+        assert_eq!(after[u]["blocked"], true, "{u}");
+    }
 }

@@ -391,18 +391,19 @@ impl ForeignDataWrapper<Error> for Auth0Fdw {
                     },
                 }
             });
-            // An UPDATE or DELETE computes its writes from what its scan reads: never from an
-            // export kept from earlier (export_max_age_seconds), which may be out of date.
+            // An UPDATE or DELETE (also in a WITH) computes its writes from what its scan
+            // reads: never from an export kept from earlier (export_max_age_seconds), which
+            // may be out of date.
             // SAFETY: as above; the executor state and its planned statement are set for the
             // whole execution of the query.
             let writes = unsafe {
                 let estate = (*node).ss.ps.state;
                 !estate.is_null()
                     && !(*estate).es_plannedstmt.is_null()
-                    && matches!(
+                    && (matches!(
                         (*(*estate).es_plannedstmt).commandType,
                         pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE
-                    )
+                    ) || (*(*estate).es_plannedstmt).hasModifyingCTE)
             };
             if writes {
                 self.export_max_age = None;

@@ -191,7 +191,12 @@ pub fn fold(events: impl IntoIterator<Item = Event>) -> Option<ImportRecord> {
             Event::Import { .. } => {}
             Event::Applying { indices, .. } => {
                 if let Some(d) = r.direct.as_mut() {
-                    d.unanswered.extend(from_ranges(&indices));
+                    // A resume sends unanswered users again: each is listed once.
+                    for i in from_ranges(&indices) {
+                        if !d.unanswered.contains(&i) {
+                            d.unanswered.push(i);
+                        }
+                    }
                 }
             }
             Event::Applied {

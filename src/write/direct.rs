@@ -8,10 +8,12 @@
 //! - before each window of [`WINDOW`] requests an `Applying` event names them, and after it an
 //!   `Applied` event records each answer: done, failed (with Auth0's answer), or not sent;
 //! - a stop in the middle (an ERROR, a cancel: the COMMIT fails) records what was answered, and
-//!   the rest as never sent (`NOT_SUBMITTED` in `auth0_job_errors`); only the request in
-//!   flight, or a window cut by a crash, is `OUTCOME_UNKNOWN`;
+//!   the rest as never sent (`NOT_SUBMITTED` in `auth0_job_errors`); a request whose answer
+//!   was lost (after the client's retries), the request in flight at a stop, or a window cut
+//!   by a crash is `OUTCOME_UNKNOWN`;
 //! - `auth0_import_resume` sends the requests of the users not sent or whose answer is unknown
-//!   (both requests are idempotent: the same body, or a user already gone).
+//!   (both requests are idempotent: the same body, or a user already gone); the bodies are
+//!   kept until every user of the batch is answered.
 //!
 //! Requests go one at a time. The client waits out Auth0's 429s by its rate-limit headers
 //! (`x-ratelimit-reset`), so a large batch runs at the tenant's rate limit, cancellably.
@@ -70,15 +72,6 @@ pub fn enter(
             "another session holds this batch's submission lock (a hash collision of import ids); run the transaction again",
         ));
     }
-    if let Operation::Update(bodies) = &operation {
-        let kept = serde_json::to_vec(bodies).map_err(|e| {
-            Error::invalid(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("cannot keep the PATCH bodies: {e}"),
-            )
-        })?;
-        ledger::keep_pending(&id, 0, &kept)?;
-    }
     let total = users.len();
     ledger::append(&Event::Import {
         id: id.clone(),
@@ -100,6 +93,16 @@ pub fn enter(
             user_ids: users.clone(),
         }),
     })?;
+    // After the event: a file no ledger names would be an orphan.
+    if let Operation::Update(bodies) = &operation {
+        let kept = serde_json::to_vec(bodies).map_err(|e| {
+            Error::invalid(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("cannot keep the PATCH bodies: {e}"),
+            )
+        })?;
+        ledger::keep_pending(&id, 0, &kept)?;
+    }
     queue_notice(format!(
         "auth0_io: import {id}: {} of {total} user(s) of connection {connection}, one request each; follow it with auth0_job_status('{id}')",
         operation.name()
@@ -170,7 +173,7 @@ pub fn apply(
         in_flight: None,
         armed: true,
     };
-    let (mut refused, mut answered) = (0usize, 0usize);
+    let (mut refused, mut answered, mut lost) = (0usize, 0usize, 0usize);
     let mut last_notice = Instant::now();
     for window in indices.chunks(WINDOW) {
         ledger::append(&Event::Applying {
@@ -198,6 +201,7 @@ pub fn apply(
                 }),
                 Err(e) if e.outcome_unknown() => {
                     // Sent, answer lost (after the client's retries): left unanswered.
+                    lost += 1;
                     pgrx::warning!(
                         "auth0_io: import {id}: the answer to the {verb} of user {} was lost ({e}); Auth0 may have applied it; auth0_import_resume('{id}') sends it again",
                         crate::error::cut(user_id)
@@ -230,7 +234,10 @@ pub fn apply(
     }
     progress.armed = false;
     drop(progress);
-    ledger::drop_all_pending(id);
+    if lost == 0 {
+        // Every user answered: the kept bodies are no longer needed for a resume.
+        ledger::drop_all_pending(id);
+    }
     ledger::append(&Event::Submitted {
         import: id.to_string(),
         at: crate::time::now_iso(),

@@ -17,28 +17,31 @@
 //! option `max_delete_users` (default 1,000) users deleted in one transaction is an ERROR at
 //! the row that passes it.
 //!
-//! **During the transaction nothing reaches Auth0**, not even a read. Each row is made an
-//! import record and validated as it arrives, with `auth0_validate_users`'s rules and
-//! duplicates within the transaction. It is then packed into import files of at most Auth0's
-//! size. A full file goes to disk, under the ledger's pending files, so the backend holds one
-//! file per connection whatever the number of rows. Rows are grouped by connection: one
-//! import per connection, numbered from 0 in the order the rows came (`input_index`).
+//! **Inserted rows reach nothing before COMMIT**, not even a read. Each row is made an import
+//! record and validated as it arrives, with `auth0_validate_users`'s rules and duplicates
+//! within the transaction. It is then packed into import files of at most Auth0's size. A full
+//! file goes to disk, under the ledger's pending files, so the backend holds one file per
+//! connection whatever the number of rows. Rows are grouped by connection: one import per
+//! connection, numbered from 0 in the order the rows came (`input_index`).
 //!
 //! **At COMMIT** (`XACT_EVENT_PRE_COMMIT`, while the transaction can still fail):
 //! 1. the connections of updated users are looked up: a change Auth0 can upsert (database
-//!    connection, an e-mail, only upsertable columns) joins an upsert import of its connection;
-//! 2. every connection of an import is resolved;
-//! 3. each import enters the ledger;
-//! 4. its files are submitted, at most two Auth0 jobs at a time, as `auth0_import` does;
-//! 5. the other updates are sent as `PATCH`es, then the deletions (`direct`).
+//!    connection, an e-mail and `email_verified` read, only upsertable columns) joins an upsert
+//!    import of its connection; the others become `PATCH` batches;
+//! 2. every connection of an import is resolved, and the token's scopes are checked against
+//!    what the transaction writes (`create:users`, `update:users`, `delete:users`);
+//! 3. each import, `PATCH` batch and `DELETE` batch enters the ledger;
+//! 4. this session's earlier upsert jobs are waited for (`earlier`), then the imports' files
+//!    are submitted, at most two Auth0 jobs at a time, as `auth0_import` does;
+//! 5. the `PATCH`es are sent, then the deletions (`direct`).
 //!
 //! A NOTICE names each import; `auth0_job_status` and `auth0_job_errors` follow it.
 //!
-//! **When the commit fails.** If a connection cannot take imports, the COMMIT fails before
-//! anything is sent. Every import enters the ledger before any file is sent. If submitting then
-//! fails (Auth0 unreachable, a cancel), the COMMIT fails and the transaction rolls back; what was
-//! sent stays sent and is in the ledger with its jobs, and `auth0_import_resume('<id>')` sends
-//! the files that were not. (So does anything that fails the commit after this callback, e.g. a
+//! **When the commit fails.** If a connection cannot take imports, or a scope is missing, the
+//! COMMIT fails before anything is sent. Every import and batch enters the ledger before
+//! anything is sent. If sending then fails (Auth0 unreachable, a 403, a cancel), the COMMIT
+//! fails and the transaction rolls back; what was sent stays sent and is in the ledger, and
+//! `auth0_import_resume('<id>')` sends the files (or requests) that were not. (So does anything that fails the commit after this callback, e.g. a
 //! serialization failure: Auth0's jobs exist by then.)
 //!
 //! **ROLLBACK** (or an error before COMMIT) drops the queued files: nothing was sent.
@@ -136,6 +139,8 @@ struct Transaction {
     /// Users deleted by `DELETE`: (server, user_id, connection), each once.
     deletes: Vec<(pg_sys::Oid, String, Option<String>)>,
     delete_at: HashMap<(pg_sys::Oid, String), usize>,
+    /// How many users are deleted per server (for `max_delete_users`).
+    deletes_per_server: HashMap<pg_sys::Oid, u64>,
     /// Each written table's target, read once per transaction.
     tables: Vec<(pg_sys::Oid, Target)>,
     /// The newest subtransaction a row was queued in. Ids only grow, and while a subtransaction
@@ -282,10 +287,11 @@ pub fn delete(table: pg_sys::Oid, user_id: &str, connection: Option<String>) -> 
         if t.delete_at.contains_key(&key) {
             return Ok(());
         }
-        let of_server = t.deletes.iter().filter(|d| d.0 == server).count() as u64;
-        if of_server >= max_delete_users {
+        let of_server = t.deletes_per_server.entry(server).or_default();
+        if *of_server >= max_delete_users {
             return Err(too_many_deletes(&server_name, max_delete_users));
         }
+        *of_server += 1;
         t.deletes.push((server, user_id.to_string(), connection));
         let i = t.deletes.len() - 1;
         t.delete_at.insert(key, i);
@@ -507,13 +513,37 @@ fn commit() -> Result<()> {
     for (_, server, ..) in &targets {
         require_scope(server, "create users (bulk import jobs)", &["create:users"])?;
     }
-    for (server, ..) in &patches {
-        require_scope(&Server::open(*server)?, "update users", &["update:users"])?;
+    for (server, _, _, bodies) in &patches {
+        // Auth0 takes update:users_app_metadata for a PATCH of app_metadata alone.
+        let metadata_only = bodies.iter().all(|b| {
+            b.as_object()
+                .is_some_and(|o| o.keys().all(|k| k == "app_metadata"))
+        });
+        let accepted: &[&str] = if metadata_only {
+            &["update:users", "update:users_app_metadata"]
+        } else {
+            &["update:users"]
+        };
+        require_scope(&Server::open(*server)?, "update users", accepted)?;
     }
     let deleting: Vec<pg_sys::Oid> =
-        TRANSACTION.with(|t| t.borrow().deletes.iter().map(|d| d.0).collect());
-    for server in group(deleting.into_iter().map(|s| (s, ()))) {
-        require_scope(&Server::open(server.0)?, "delete users", &["delete:users"])?;
+        TRANSACTION.with(|t| t.borrow().deletes_per_server.keys().copied().collect());
+    for server in deleting {
+        require_scope(&Server::open(server)?, "delete users", &["delete:users"])?;
+    }
+    // This session's earlier UPDATEs must land first (their upsert jobs may still run):
+    // waited for before anything of this transaction is in the ledger.
+    let mut servers: Vec<pg_sys::Oid> = targets.iter().map(|t| t.1.oid).collect();
+    servers.extend(patches.iter().map(|p| p.0));
+    servers.extend(TRANSACTION.with(|t| {
+        t.borrow()
+            .deletes_per_server
+            .keys()
+            .copied()
+            .collect::<Vec<_>>()
+    }));
+    for oid in group(servers.into_iter().map(|s| (s, ()))) {
+        earlier::wait(oid.0)?;
     }
     // 3. Every import into the ledger, with its files, before any is sent: if a submission
     // stops, each import is there to be resumed.
@@ -582,14 +612,6 @@ fn commit() -> Result<()> {
             direct::Operation::Delete,
         )?);
     }
-    // This session's earlier UPDATEs must land first: their upsert jobs may still run.
-    for oid in ready
-        .iter()
-        .map(|r| r.0.oid)
-        .chain(direct_batches.iter().map(|b| b.server.oid))
-    {
-        earlier::wait(oid)?;
-    }
     // 4. The jobs, one import after the other.
     for (server, conn, id, ranges, upsert, from_update) in ready {
         let files_total = ranges.len();
@@ -608,7 +630,7 @@ fn commit() -> Result<()> {
                 body,
             })
         });
-        let jobs = submit::submit_all(
+        let submitted = submit::submit_all(
             server.client()?,
             &submit::Batch {
                 import_id: &id,
@@ -619,10 +641,18 @@ fn commit() -> Result<()> {
             },
             files_total,
             files,
-        )?;
+        );
         if from_update {
+            // Also when the submission stopped: the jobs it made run all the same.
+            let jobs = match &submitted {
+                Ok(jobs) => jobs.clone(),
+                Err(_) => crate::import::load_import(&id)?
+                    .map(|r| r.jobs.into_iter().map(|j| j.auth0_job_id).collect())
+                    .unwrap_or_default(),
+            };
             earlier::running(server.oid, jobs);
         }
+        submitted?;
     }
     // 5. The PATCHes, then the deletions.
     for batch in &direct_batches {
@@ -691,12 +721,17 @@ fn route_updates() -> Result<Patches> {
             .into_iter()
             .map(|(s, c)| ((s, c.connection_name().map(str::to_string)), c)),
     ) {
-        // Only a database connection enabled for an application takes import jobs.
+        // Only a database connection enabled for an application takes import jobs, and only
+        // from an application that may create users (else the changes go as PATCHes).
         let database = match &connection {
             Some(name) => {
                 let s = Server::open(server)?;
-                crate::runtime::block_on(s.client()?.find_connection(name))??
-                    .is_some_and(|c| c.is_database() && !c.enabled_clients.is_empty())
+                let client = s.client()?;
+                let may_import = crate::runtime::block_on(client.granted_scopes())??
+                    .is_none_or(|g| g.iter().any(|s| s == "create:users"));
+                may_import
+                    && crate::runtime::block_on(client.find_connection(name))??
+                        .is_some_and(|c| c.is_database() && !c.enabled_clients.is_empty())
             }
             None => false,
         };

@@ -180,24 +180,35 @@ unsafe extern "C-unwind" fn plan_foreign_modify(
     }
 }
 
-/// Runs `queue` on the plan slot's columns (name, value) in the per-row memory context, and
-/// raises its error.
+/// A row's columns: (attribute number, name, value; NULL is `None`).
+type Columns = Vec<(usize, String, Option<Value>)>;
+
+/// Runs `queue` on the plan slot's columns and, when given, the new row's (both read in the
+/// per-row memory context, emptied afterwards), and raises its error.
 ///
 /// # Safety
-/// `rinfo` and `plan_slot` must be the executor's valid result relation and plan slot.
+/// `rinfo`, `plan_slot` and `new_row` must be the executor's valid result relation and slots.
 unsafe fn queue_row(
     rinfo: *mut pg_sys::ResultRelInfo,
     plan_slot: *mut pg_sys::TupleTableSlot,
-    queue: impl FnOnce(pg_sys::Oid, Vec<(usize, String, Option<Value>)>) -> Result<()>,
+    new_row: Option<*mut pg_sys::TupleTableSlot>,
+    queue: impl FnOnce(pg_sys::Oid, Columns, Columns) -> Result<()>,
 ) {
     let ctx = row_context();
-    // SAFETY: per the contract. What Postgres allocates while the row is read goes to our row
-    // context, emptied after the row: values are copied into Rust strings first.
+    // SAFETY: per the contract. What Postgres allocates while the rows are read goes to our
+    // row context, emptied after the row: values are copied into Rust strings first.
     let queued = unsafe {
         let table = (*(*rinfo).ri_RelationDesc).rd_id;
         let previous = pg_sys::MemoryContextSwitchTo(ctx);
-        let queued = read_slot(plan_slot).and_then(|cols| queue(table, cols));
+        let read = read_slot(plan_slot).and_then(|cols| {
+            let new = match new_row {
+                Some(slot) => read_slot(slot)?,
+                None => Vec::new(),
+            };
+            Ok((cols, new))
+        });
         pg_sys::MemoryContextSwitchTo(previous);
+        let queued = read.and_then(|(cols, new)| queue(table, cols, new));
         pg_sys::MemoryContextReset(ctx);
         queued
     };
@@ -207,7 +218,7 @@ unsafe fn queue_row(
 }
 
 /// The row's `user_id`, or the error for a row without one (the scan always reads it).
-fn row_id(cols: &[(usize, String, Option<Value>)]) -> Result<String> {
+fn row_id(cols: &Columns) -> Result<String> {
     cols.iter()
         .find(|(_, n, _)| n == ROW_ID)
         .and_then(|(_, _, v)| v.as_ref())
@@ -221,13 +232,15 @@ fn row_id(cols: &[(usize, String, Option<Value>)]) -> Result<String> {
         })
 }
 
-/// The scan's value of `column` for this row: `None` when the plan has no such junk column
-/// (the table has no such column), `Some(None)` for NULL.
+/// The scan's value of `column` for this row, from the junk columns `kept` of the statement:
+/// `None` when the plan has no such junk column (the table has no such column), `Some(None)`
+/// for NULL.
 fn before<'a>(
+    kept: &[(&str, &CStr)],
     cols: &'a [(usize, String, Option<Value>)],
     column: &str,
 ) -> Option<Option<&'a Value>> {
-    let junk = BEFORE_UPDATE
+    let junk = kept
         .iter()
         .find(|(c, _)| *c == column)
         .and_then(|(_, j)| j.to_str().ok())?;
@@ -260,25 +273,13 @@ unsafe extern "C-unwind" fn exec_foreign_update(
             }
             set_columns.push((member + pg_sys::FirstLowInvalidHeapAttributeNumber) as usize);
         }
-        let ctx = row_context();
-        let previous = pg_sys::MemoryContextSwitchTo(ctx);
-        let new_row = read_slot(slot);
-        pg_sys::MemoryContextSwitchTo(previous);
-        let new_row = match new_row {
-            Ok(r) => r,
-            Err(e) => {
-                pg_sys::MemoryContextReset(ctx);
-                ErrorReport::from(e).report(PgLogLevel::ERROR);
-                unreachable!("an ERROR does not return")
-            }
-        };
-        queue_row(rinfo, plan_slot, |table, cols| {
+        queue_row(rinfo, plan_slot, Some(slot), |table, cols, new_row| {
             let user_id = row_id(&cols)?;
             // The columns set, by number (1-based), as the table names them.
             let set = new_row
-                .iter()
+                .into_iter()
                 .filter(|(attno, ..)| set_columns.contains(attno))
-                .map(|(_, name, v)| (name.clone(), v.clone().unwrap_or(Value::Null)))
+                .map(|(_, name, v)| (name, v.unwrap_or(Value::Null)))
                 .collect();
             write::update(table, &user_id, before_update(&cols), set)
         });
@@ -288,13 +289,14 @@ unsafe extern "C-unwind" fn exec_foreign_update(
 
 /// What the scan read of the user (each `None` when the table has no such column).
 fn before_update(cols: &[(usize, String, Option<Value>)]) -> Before {
-    let text = |c: &str| before(cols, c).map(|v| v.and_then(Value::as_str).map(str::to_string));
+    let before = |c: &str| before(BEFORE_UPDATE, cols, c);
+    let text = |c: &str| before(c).map(|v| v.and_then(Value::as_str).map(str::to_string));
     Before {
         connection: text("connection"),
         email: text("email"),
-        email_verified: before(cols, "email_verified").map(|v| v.and_then(Value::as_bool)),
-        app_metadata: before(cols, "app_metadata").map(|v| v.cloned()),
-        user_metadata: before(cols, "user_metadata").map(|v| v.cloned()),
+        email_verified: before("email_verified").map(|v| v.and_then(Value::as_bool)),
+        app_metadata: before("app_metadata").map(|v| v.cloned()),
+        user_metadata: before("user_metadata").map(|v| v.cloned()),
     }
 }
 
@@ -309,9 +311,9 @@ unsafe extern "C-unwind" fn exec_foreign_delete(
 ) -> *mut pg_sys::TupleTableSlot {
     // SAFETY: per the callback's contract.
     unsafe {
-        queue_row(rinfo, plan_slot, |table, cols| {
+        queue_row(rinfo, plan_slot, None, |table, cols, _| {
             let user_id = row_id(&cols)?;
-            let connection = before(&cols, "connection")
+            let connection = before(BEFORE_DELETE, &cols, "connection")
                 .flatten()
                 .and_then(Value::as_str)
                 .map(str::to_string);
